@@ -1,0 +1,45 @@
+# tests/lib.sh — helpers for shell test suites (sourced).
+# A suite prints "PASS name" / "FAIL name: detail"; $TERN is the binary
+# under test (default ./tern), $TMP a private scratch directory removed at
+# exit.  Every wait is bounded.
+top=$(cd "$(dirname "$0")/../.." && pwd)
+TERN=${TERN:-$top/tern}
+case $TERN in /*) ;; *) TERN=$top/$TERN ;; esac
+TMP=$(mktemp -d /tmp/tern-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+# the sanitizer build must not fail on leaks of a process that exits
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+unset TERN_CONFIG
+
+pass() { echo "PASS ${PFX:-}$1"; }
+fail() { echo "FAIL ${PFX:-}$1: $2"; }
+
+# check NAME GOT WANT — exact comparison of two strings
+check() {
+	if [ "$2" = "$3" ]; then pass "$1"
+	else fail "$1" "got [$2] want [$3]"; fi
+}
+
+# check_file NAME FILE EXPECTED-TEXT — exact bytes of a file
+check_file() {
+	if printf '%s' "$3" | cmp -s - "$2"; then pass "$1"
+	else fail "$1" "$(printf '%s' "$3" | diff - "$2" | head -10 | tr '\n' '|')"; fi
+}
+
+# t NAME WANT_RC WANT_STDOUT WANT_STDERR -- args...: run $TERN, compare all
+t() {
+	name=$1 want_rc=$2 want_out=$3 want_err=$4; shift 5
+	"$TERN" "$@" > "$TMP/out" 2> "$TMP/err"
+	rc=$?
+	got_out=$(cat "$TMP/out"); got_err=$(cat "$TMP/err")
+	if [ "$rc" = "$want_rc" ] && [ "$got_out" = "$want_out" ] &&
+	    [ "$got_err" = "$want_err" ]; then
+		pass "$name"
+	else
+		fail "$name" "rc=$rc (want $want_rc) out=[$got_out] err=[$got_err]"
+	fi
+}
+
+# strip the timestamps from a log file: "2026-…Z event k=v" -> "event k=v"
+log_events() { sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z //' "$1"; }

@@ -1,0 +1,50 @@
+#!/bin/sh
+# Run every test suite and end with one line: "N passed, N failed".
+# Each suite prints "PASS name" / "FAIL name: detail" lines; a suite that
+# exits non-zero without a FAIL line counts as one failure.
+#   tests/run.sh [SUITE...]   suites: unit cli real (default: all)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+out=build/test/results
+mkdir -p "$out"
+: > "$out/all.log"
+suites=${*:-"unit cli real"}
+
+run() {	# name command...
+	name=$1; shift
+	"$@" > "$out/$name.log" 2>&1
+	rc=$?
+	grep -aE '^(PASS|FAIL) ' "$out/$name.log" >> "$out/all.log"
+	grep -aE '^FAIL ' "$out/$name.log"
+	if [ $rc -ne 0 ] && ! grep -aq '^FAIL ' "$out/$name.log"; then
+		echo "FAIL $name: exited $rc" | tee -a "$out/all.log"
+		tail -20 "$out/$name.log"
+	fi
+}
+
+for s in $suites; do
+	case $s in
+	unit)
+		for t in build/test/t_*; do
+			[ -x "$t" ] || continue
+			run "unit-$(basename "$t")" "$t"
+		done ;;
+	cli)	# the static product, then the sanitizer build
+		for t in tests/cli/*.sh; do
+			n=$(basename "$t" .sh)
+			run "cli-$n" env TERN=tern sh "$t"
+			run "cli-asan-$n" env TERN=build/test/tern PFX=asan: sh "$t"
+		done ;;
+	real)
+		for t in tests/$s/*.sh; do
+			[ -f "$t" ] || continue
+			run "$s-$(basename "$t" .sh)" sh "$t"
+		done ;;
+	esac
+done
+
+p=$(grep -ac '^PASS ' "$out/all.log")
+f=$(grep -ac '^FAIL ' "$out/all.log")
+echo "$p passed, $f failed"
+[ "$f" -eq 0 ]
