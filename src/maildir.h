@@ -1,0 +1,99 @@
+/*
+ * maildir.h — local delivery of one fetched message, durably: into a
+ * Maildir (tmp/ → fsync → link or rename into new/) or to an MDA (a
+ * command run through /bin/sh -c with the message on stdin; exit 0 =
+ * delivered).  Filters (SPEC §2 `config filter`: first match wins) pick a
+ * Maildir++ folder (.Folder, created on demand) from the headers as they
+ * stream past.
+ *
+ * Group commit: dlv_commit() makes the message file durable and visible in
+ * new/ but does not fsync the new/ directories; dlv_sync() fsyncs every
+ * directory touched since the last sync.  A message counts as delivered
+ * (UIDL record, DELE) only after the dlv_sync() that follows its commit.
+ * For an MDA, dlv_commit() returns only after the MDA exited 0, so the
+ * message is delivered at that point.
+ *
+ * Input to dlv_write() is the message with LF line ends (the POP3 body
+ * decoder has already undone dot-stuffing and CRLF).  Memory is fixed.
+ *
+ * Files: the tmp file is MAILDIR/tmp/NAME (or STATE_DIR/tmp/NAME for an
+ * MDA), NAME = "SECS.M<usec>P<pid>Q<n>.HOST"; the delivered file is
+ * DIR/new/NAME,S=SIZE where DIR is MAILDIR, or MAILDIR/.FOLDER for a
+ * filter match (a '/' in the folder becomes '.', as Maildir++ nests;
+ * "INBOX" is MAILDIR itself).  A new folder gets tmp, new, cur and the
+ * empty "maildirfolder" file, and its entry in MAILDIR is synced too.
+ *
+ * Filters: each complete (unfolded) header is tested against the filters
+ * that apply to the account (filter.account '' or the account's name):
+ * the header name is compared case-insensitively and `contains` is a
+ * case-insensitive substring of the value.  Only the header block is
+ * scanned, each header line truncated to DLV_HDR_LINE_MAX bytes for
+ * matching only.  First match wins in configuration order: the filter
+ * with the lowest index that matches any header is chosen, whatever the
+ * order of the headers in the message.
+ *
+ * MDA: /bin/sh -c MDA with stdin the spooled message, stdout on
+ * /dev/null, stderr inherited (its complaints reach the user), in its own
+ * process group (a timeout kills it and its children), with an
+ * environment of PATH, HOME, TERN_ACCOUNT=name and, for a filter match,
+ * TERN_FOLDER=folder.  Exit 0 = delivered; any other status, a signal or
+ * the timeout is EX_TEMPFAIL and the message stays on the server.
+ */
+#ifndef MAILDIR_H
+#define MAILDIR_H
+
+#include <stddef.h>
+#include "tern.h"
+
+struct conf;
+struct account;
+
+#define DLV_SYNC_DIRS_MAX	8	/* distinct folders between syncs */
+#define DLV_HDR_LINE_MAX	998	/* header line kept for filter matching */
+
+struct dlv {
+	const struct conf *conf;
+	const struct account *acct;
+	int fd;				/* tmp file (maildir) or spool (mda) */
+	char tmppath[CONF_STR_MAX + 64];
+	char name[128];			/* unique base name */
+	long long size;			/* bytes written */
+	/* header scan, for filters */
+	int in_body;
+	int bol;			/* at the start of a header line */
+	char hdr[DLV_HDR_LINE_MAX + 1];
+	size_t hdrlen;
+	int filter;			/* index of the matching filter, -1 */
+	/* directories to fsync at the next dlv_sync */
+	char dirty[DLV_SYNC_DIRS_MAX][CONF_STR_MAX + 16];
+	int ndirty;
+	char delivered[CONF_STR_MAX + 192];	/* final path, for logs */
+};
+
+/* Prepare d for account a (once per session); checks that the Maildir
+ * exists or can be created (tmp, new, cur), or for an MDA creates
+ * STATE_DIR/tmp.  EX_CANTCREAT / EX_IOERR (EX_CONFIG when the account has
+ * neither maildir nor mda). */
+int dlv_init(struct dlv *d, const struct conf *c, const struct account *a,
+    struct err *e);
+
+/* Start one message: create its tmp file. */
+int dlv_begin(struct dlv *d, struct err *e);
+
+/* Append message bytes (LF line ends), any chunking.  On a write error
+ * (EX_IOERR) the tmp file is already removed. */
+int dlv_write(struct dlv *d, const void *buf, size_t n, struct err *e);
+
+/* End the message: fsync, move into new/ of the chosen folder (or run the
+ * MDA and wait for it, bounded by timeout_s).  On error nothing is left in
+ * new/ and the tmp file is removed. */
+int dlv_commit(struct dlv *d, int timeout_s, struct err *e);
+
+/* Drop the message in progress (tmp file removed). */
+void dlv_abort(struct dlv *d);
+
+/* fsync every directory touched since the last call (dlv_commit also
+ * calls it when DLV_SYNC_DIRS_MAX distinct directories are pending). */
+int dlv_sync(struct dlv *d, struct err *e);
+
+#endif
