@@ -15,6 +15,7 @@
 
 #include "tern.h"
 #include "conf.h"
+#include "fetch.h"
 #include "log.h"
 #include "state.h"
 
@@ -35,8 +36,22 @@ static int cmd_status(int, char **);
 static int cmd_enable(int, char **);
 static int cmd_disable(int, char **);
 static int cmd_help(int, char **);
+static int cmd_fetch(int, char **);
+static int cmd_test(int, char **);
+static int cmd_diag(int, char **);
 
 static const struct cmd cmds[] = {
+	{ "fetch", cmd_fetch, "[ACCOUNT...]",
+	    "download new mail over POP3 for every enabled\n"
+	    "account (or those named), deliver it locally" },
+	{ "test", cmd_test, "[ACCOUNT...]",
+	    "verify POP3 settings: resolve, connect, TLS,\n"
+	    "greeting, capabilities, authentication;\n"
+	    "nothing is downloaded or deleted" },
+	{ "diag", cmd_diag, "ACCOUNT",
+	    "the same, step by step: addresses tried and\n"
+	    "times, TLS version and cipher, certificate\n"
+	    "chain, capabilities, the auth method chosen" },
 	{ "status", cmd_status, "[-k]",
 	    "one row per account and service: enabled or\n"
 	    "disabled and why, consecutive failures, last\n"
@@ -373,6 +388,37 @@ static int
 cmd_disable(int argc, char **argv)
 {
 	return set_disabled(argc, argv, 1);
+}
+
+/* fetch, test, diag: the accounts named after the command, or all. */
+static int
+run_fetch(int argc, char **argv, int mode)
+{
+	int ex;
+
+	if ((ex = load_conf()) != 0)
+		return ex;
+	if (mode == FETCH_FETCH)
+		open_log();
+	return fetch_run(&conf, argv + 1, argc - 1, mode);
+}
+
+static int
+cmd_fetch(int argc, char **argv)
+{
+	return run_fetch(argc, argv, FETCH_FETCH);
+}
+
+static int
+cmd_test(int argc, char **argv)
+{
+	return run_fetch(argc, argv, FETCH_TEST);
+}
+
+static int
+cmd_diag(int argc, char **argv)
+{
+	return run_fetch(argc, argv, FETCH_DIAG);
 }
 
 static const struct cmd *

@@ -404,8 +404,6 @@ policy_end(struct policy *p, int outcome, const char *error, int worked,
 		ex = EX_TEMPFAIL;
 		break;
 	default:	/* POLICY_TEMP, POLICY_LOCAL, POLICY_CONFIG */
-		if (outcome == POLICY_TEMP)
-			log_fail(p, "connect", "temp", 0, 0, error);
 		if (strcmp(p->st.last_error, error ? error : "unknown error")
 		    != 0 || now - p->st.last_error_time >= TEMP_REWRITE_S ||
 		    now < p->st.last_error_time)
