@@ -3,7 +3,8 @@
 # Idempotent and non-interactive; does nothing when all are present.
 set -eu
 PKGS="gcc make libc6-dev binutils file musl-tools musl-dev dpkg-dev xz-utils
-	ca-certificates openssl dovecot-core dovecot-pop3d procps psmisc"
+	ca-certificates openssl dovecot-core dovecot-pop3d procps psmisc
+	exim4-daemon-light python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
