@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <syslog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +39,9 @@ static int log_fd = -1;
 static char log_path[CONF_STR_MAX];
 static long long log_max;
 static int log_syslog;
+static int sys_fd = -1;		/* datagram socket to /dev/log */
+
+static void to_syslog(const char *, size_t);
 static int log_warned;			/* a log write failed; said so */
 static int log_verb = LOG_NORMAL;
 
@@ -420,8 +424,44 @@ log_end(struct logline *l)
 			log_failed("write", "short write");
 	}
 	if (log_syslog && l->len >= STAMP_LEN + 2)
-		syslog(LOG_MAIL | LOG_INFO, "%.*s",
-		    (int)(l->len - STAMP_LEN - 2), l->buf + STAMP_LEN + 1);
+		to_syslog(l->buf + STAMP_LEN + 1, l->len - STAMP_LEN - 2);
+}
+
+/*
+ * Syslog without libc's syslog(): musl's pulls in strftime and the time
+ * zone code (8 KB) for a time stamp that syslogd adds anyway.  One
+ * datagram "<22>tern[PID]: MESSAGE" (facility mail, level info) to
+ * /dev/log, as OpenWrt's logd, busybox syslogd and rsyslog accept it.
+ * A missing or full syslog loses the line, never blocks.
+ */
+static void
+to_syslog(const char *msg, size_t n)
+{
+	struct sockaddr_un sa;
+	char buf[LOG_LINE_MAX + 32];
+	int k;
+
+	if (sys_fd < 0) {
+		sys_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0);
+		if (sys_fd < 0)
+			return;
+		memset(&sa, 0, sizeof sa);
+		sa.sun_family = AF_UNIX;
+		memcpy(sa.sun_path, "/dev/log", sizeof "/dev/log");
+		if (connect(sys_fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+			close(sys_fd);
+			sys_fd = -1;
+			return;
+		}
+	}
+	k = snprintf(buf, sizeof buf, "<22>tern[%ld]: ", (long)getpid());
+	if (k < 0 || (size_t)k >= sizeof buf)
+		return;
+	if (n > sizeof buf - (size_t)k)
+		n = sizeof buf - (size_t)k;
+	memcpy(buf + k, msg, n);
+	(void)send(sys_fd, buf, (size_t)k + n, MSG_NOSIGNAL);
 }
 
 void
@@ -431,8 +471,9 @@ log_close(void)
 		close(log_fd);
 	log_fd = -1;
 	log_path[0] = '\0';
-	if (log_syslog)
-		closelog();
+	if (sys_fd >= 0)
+		close(sys_fd);
+	sys_fd = -1;
 	log_syslog = 0;
 }
 
@@ -445,10 +486,8 @@ log_open(const struct conf_main *m, struct err *e)
 	log_close();
 	log_max = m->log_max_size;
 	log_warned = 0;
-	if (m->syslog) {
-		openlog("tern", LOG_PID, LOG_MAIL);
+	if (m->syslog)
 		log_syslog = 1;
-	}
 	n = strnlen(m->log, sizeof m->log);
 	if (n == 0)
 		return 0;
