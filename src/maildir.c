@@ -9,6 +9,7 @@
  * existing file; rename() is the fallback for file systems without hard
  * links (vfat).  Server data never becomes a path: names are made here.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -99,6 +100,37 @@ tmpdir(const struct dlv *d, char *out, size_t cap, struct err *e)
 	return 0;
 }
 
+/*
+ * A delivery killed between create and rename leaves its file in tmp/.
+ * As the Maildir convention says, a file there untouched for 36 hours is
+ * dead: remove it, so power cuts on a router do not slowly fill a small
+ * disk.  A clock behind the file's time removes nothing.  Bounded per run.
+ */
+static void
+sweep_tmp(const char *tmp)
+{
+	char p[CONF_STR_MAX + 300];
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	int seen = 0;
+	DIR *dir;
+
+	if ((dir = opendir(tmp)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL && seen++ < DLV_SWEEP_MAX) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", tmp, de->d_name) >=
+		    sizeof p)
+			continue;
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_mtime < now - DLV_TMP_STALE_S)
+			unlink(p);
+	}
+	closedir(dir);
+}
+
 int
 dlv_init(struct dlv *d, const struct conf *c, const struct account *a,
     struct err *e)
@@ -121,7 +153,10 @@ dlv_init(struct dlv *d, const struct conf *c, const struct account *a,
 			    "account %s: mda needs a state_dir", a->name);
 		if (tmpdir(d, p, sizeof p, e) < 0)
 			return -1;
-		return file_mkdirs(p, 0700, e);
+		if (file_mkdirs(p, 0700, e) < 0)
+			return -1;
+		sweep_tmp(p);
+		return 0;
 	}
 	/* file_mkdirs makes each directory it creates durable. */
 	for (i = 0; i < sizeof sub / sizeof sub[0]; i++) {
@@ -132,6 +167,8 @@ dlv_init(struct dlv *d, const struct conf *c, const struct account *a,
 		if (file_mkdirs(p, 0700, e) < 0)
 			return -1;
 	}
+	snprintf(p, sizeof p, "%s/tmp", a->maildir);
+	sweep_tmp(p);
 	return 0;
 }
 

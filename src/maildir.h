@@ -48,6 +48,8 @@
 struct conf;
 struct account;
 
+#define DLV_TMP_STALE_S		(36 * 3600)	/* tmp/ files older: dead */
+#define DLV_SWEEP_MAX		1000	/* tmp/ entries looked at per run */
 #define DLV_SYNC_DIRS_MAX	8	/* distinct folders between syncs */
 #define DLV_HDR_LINE_MAX	998	/* header line kept for filter matching */
 

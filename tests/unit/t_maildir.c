@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -485,6 +486,38 @@ test_mda(void)
 	err_clear(&e);
 }
 
+/* Files a killed delivery left in tmp/: removed after 36 hours. */
+static void
+test_sweep(void)
+{
+	struct account *a = setup_account();
+	struct timeval tv[2];
+	struct dlv d;
+	struct err e;
+	char stale[512], fresh[512];
+	int fd;
+
+	err_clear(&e);
+	T_EQ_INT(dlv_init(&d, &cf, a, &e), 0, "sweep: init");
+	snprintf(stale, sizeof stale, "%s/tmp/1.M1P1Q1.host", md);
+	snprintf(fresh, sizeof fresh, "%s/tmp/2.M2P2Q2.host", md);
+	fd = open(stale, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	fd = open(fresh, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	gettimeofday(&tv[0], NULL);
+	tv[0].tv_sec -= 37 * 3600;
+	tv[1] = tv[0];
+	utimes(stale, tv);
+	tv[0].tv_sec += 2 * 3600;	/* 35 hours: still alive */
+	tv[1] = tv[0];
+	utimes(fresh, tv);
+	T_EQ_INT(dlv_init(&d, &cf, a, &e), 0, "sweep: init again");
+	T_OK(access(stale, F_OK) != 0, "sweep: 37-hour-old tmp file removed");
+	T_OK(access(fresh, F_OK) == 0, "sweep: 35-hour-old tmp file kept");
+	unlink(fresh);
+}
+
 int
 main(void)
 {
@@ -496,6 +529,7 @@ main(void)
 	test_plain();
 	test_filters();
 	test_mda();
+	test_sweep();
 	rm_rf(tdir);
 	T_DONE();
 }
