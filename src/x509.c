@@ -302,6 +302,27 @@ ip_text(struct sbuf *s, const struct der *v)
 		sb_str(s, "?");
 }
 
+/* The host as ip_text() writes an iPAddress SAN ("192.0.2.1", or eight
+ * 4-digit groups for IPv6), into out[X509_IP_TEXT]; 0 when host is an IP
+ * literal, -1 otherwise. */
+static int
+ip_canon(const char *host, char *out)
+{
+	unsigned char a[16];
+	struct sbuf s;
+	struct der d = { a, 0 };
+
+	if (inet_pton(AF_INET, host, a) == 1)
+		d.n = 4;
+	else if (inet_pton(AF_INET6, host, a) == 1)
+		d.n = 16;
+	else
+		return -1;
+	sb_init(&s, out, X509_IP_TEXT);
+	ip_text(&s, &d);
+	return 0;
+}
+
 /* Append the SAN names found in the extensions block ext (the content of
  * the [3] element) to s; returns how many were added. */
 static int
@@ -659,14 +680,19 @@ xc_start_chain(const br_x509_class **ctx, const char *server_name)
 {
 	struct x509_check *x = XC(ctx);
 
+	char ip[X509_IP_TEXT];
+
 	(void)server_name;	/* NULL for an IP literal: we check host */
 	x->ncert = 0;
 	x->names[0] = '\0';
 	x->leaf_key_ok = 0;
 	x->pin_matched = 0;
 	x->result = 0;
+	/* x509_minimal matches DNS names only: an IP host is matched
+	 * against the leaf's iPAddress names in xc_end_chain instead */
 	if (x->npin == 0)
-		x->mc.vtable->start_chain(&x->mc.vtable, x->host);
+		x->mc.vtable->start_chain(&x->mc.vtable,
+		    ip_canon(x->host, ip) == 0 ? NULL : x->host);
 }
 
 static void
@@ -759,7 +785,12 @@ xc_end_chain(const br_x509_class **ctx)
 	int i;
 
 	if (x->npin == 0) {
+		char ip[X509_IP_TEXT];
+
 		x->result = x->mc.vtable->end_chain(&x->mc.vtable);
+		if (x->result == 0 && ip_canon(x->host, ip) == 0 &&
+		    !name_listed(x->names, ip))
+			x->result = BR_ERR_X509_BAD_SERVER_NAME;
 		return x->result;
 	}
 	if (x->ncert == 0)
@@ -884,15 +915,6 @@ x509_temporary(int err)
 	return err == BR_ERR_X509_EXPIRED || err == BR_ERR_X509_TIME_UNKNOWN;
 }
 
-static int
-is_ip(const char *host)
-{
-	unsigned char a[16];
-
-	return inet_pton(AF_INET, host, a) == 1 ||
-	    inet_pton(AF_INET6, host, a) == 1;
-}
-
 /* UTC ISO 8601 of unix time t (civil-from-days, H. Hinnant). */
 static void
 iso_time(long long t, char buf[24])
@@ -990,9 +1012,8 @@ x509_explain(const struct x509_check *x, int err, char *buf, size_t cap)
 		return;
 	case BR_ERR_X509_BAD_SERVER_NAME:
 		snprintf(buf, cap, "name mismatch: certificate is for %s; "
-		    "not %s%s", x->names[0] != '\0' ? x->names : "no name",
-		    x->host, is_ip(x->host) ? " (an IP address cannot be "
-		    "checked: pin the certificate)" : "");
+		    "not %s", x->names[0] != '\0' ? x->names : "no name",
+		    x->host);
 		return;
 	case BR_ERR_X509_DN_MISMATCH:
 		snprintf(buf, cap, "certificate chain out of order");

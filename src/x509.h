@@ -33,6 +33,7 @@
 
 #define X509_CHAIN_MAX	8	/* certificates of a server chain described */
 #define X509_DN_TEXT	160	/* subject or issuer as text, NUL included */
+#define X509_IP_TEXT	40	/* an IP as text: 8 × 4 hex + 7 colons */
 #define X509_NAMES_TEXT	256	/* the leaf's names as text, NUL included */
 #define X509_CERT_BUF	8192	/* leading bytes of a certificate kept for
 				   reading names; a longer one is described

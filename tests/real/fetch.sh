@@ -444,6 +444,14 @@ else
 	check ec-dovecot-tls "$(dvlogins alice | grep -c \
 	    'with cipher ECDHE-ECDSA-')" 2
 fi
+# ---- an IP address as the host: matched against the iPAddress SAN -----
+# (the server certificate holds IP:127.0.0.1; the mismatch case is
+# tests/dialog's cert-wrongname-ip)
+dv_fill alice --clear "$M/s1"
+conf ip-host "	option pop3_host '127.0.0.1'"
+fetch ip-host
+check ip-host "$RC:$(events ip-host)" "0:$(okline 1 "$(size "$M/s1")" 0)"
+
 # no delivery left anything in a tmp/
 check all-tmp-empty "$(find "$TMP" -type f \( -path "$TMP/*/md/tmp/*" -o \
     -path "$TMP/*/md/.*/tmp/*" \) | wc -l)" 0
