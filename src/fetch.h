@@ -3,11 +3,12 @@
  * `tern diag`.
  *
  * fetch_run() serves the named accounts (or every enabled account with a
- * pop3_host) in one poll() loop (loop.c) with up to main.parallel session
- * slots, allocated once; each slot holds a connection's transport (net.c,
- * tls.c), its POP3 session (pop3.c) and its buffers.  A slot that ends an
- * account takes the next one.  Trust anchors are read once per run per
- * CA file, and only when an account without pins needs them.
+ * pop3_host) as jobs of conn.c: one poll() loop with up to main.parallel
+ * session slots, allocated once; each slot holds a connection's
+ * transport (net.c, tls.c), its POP3 session (pop3.c) and its buffers.
+ * A slot that ends an account takes the next one.  Trust anchors are
+ * read once per run per CA file, and only when an account without pins
+ * needs them.
  *
  * Per account: state (state.h) and UIDL ledger (uidl.h) are loaded; a
  * disabled service is skipped and logged; the session runs connect →
@@ -47,16 +48,25 @@
 #define FETCH_H
 
 #include "tern.h"
+#include "conn.h"
 
 struct conf;
 
-enum fetch_mode { FETCH_FETCH, FETCH_TEST, FETCH_DIAG };
-
-#define FETCH_READ	4096	/* bytes taken from the transport at a time */
-#define FETCH_TURNS	8	/* transport rounds per poll wake-up */
+enum fetch_mode {
+	FETCH_FETCH = CONN_RUN,
+	FETCH_TEST = CONN_TEST,
+	FETCH_DIAG = CONN_DIAG
+};
 
 /* Run `mode` for the accounts names[0..nnames) (every enabled one with a
  * pop3_host when nnames is 0).  Returns the worst exit code (ex_worst). */
 int fetch_run(struct conf *c, char **names, int nnames, int mode);
+
+/* Add the POP3 jobs of those accounts to r (for `tern run`, `test`,
+ * `diag`, which serve POP3 and SMTP in one loop).  In r->mode CONN_RUN a
+ * named account without pop3_host is EX_USAGE and one that is off is
+ * skipped (69 unless another job runs); in test and diag both are left
+ * to the SMTP side.  0, or the exit code after saying why. */
+int fetch_plan(struct conn_run *r, char **names, int nnames);
 
 #endif

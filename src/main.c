@@ -15,8 +15,10 @@
 
 #include "tern.h"
 #include "conf.h"
+#include "conn.h"
 #include "fetch.h"
 #include "log.h"
+#include "send.h"
 #include "state.h"
 
 #define DEFAULT_CONFIG	"/etc/config/tern"
@@ -39,15 +41,29 @@ static int cmd_help(int, char **);
 static int cmd_fetch(int, char **);
 static int cmd_test(int, char **);
 static int cmd_diag(int, char **);
+static int cmd_send(int, char **);
+static int cmd_flush(int, char **);
+static int cmd_run(int, char **);
+static int cmd_queue(int, char **);
 
 static const struct cmd cmds[] = {
 	{ "fetch", cmd_fetch, "[ACCOUNT...]",
 	    "download new mail over POP3 for every enabled\n"
 	    "account (or those named), deliver it locally" },
+	{ "send", cmd_send, "[OPTS] [RCPT...]",
+	    "read one message on stdin, send it over SMTP;\n"
+	    "queued on a temporary failure (exit 0);\n"
+	    "-t -f ADDR -F NAME -i -oi -a ACCOUNT;\n"
+	    "also called as `sendmail`" },
+	{ "flush", cmd_flush, "[ACCOUNT...]",
+	    "retry the outgoing queue (what is due)" },
+	{ "run", cmd_run, "",
+	    "fetch, then flush: the one line for cron" },
 	{ "test", cmd_test, "[ACCOUNT...]",
-	    "verify POP3 settings: resolve, connect, TLS,\n"
-	    "greeting, capabilities, authentication;\n"
-	    "nothing is downloaded or deleted" },
+	    "verify incoming and outgoing settings:\n"
+	    "resolve, connect, TLS, greeting, capabilities,\n"
+	    "authentication; nothing is downloaded,\n"
+	    "deleted or sent" },
 	{ "diag", cmd_diag, "ACCOUNT",
 	    "the same, step by step: addresses tried and\n"
 	    "times, TLS version and cipher, certificate\n"
@@ -60,6 +76,8 @@ static const struct cmd cmds[] = {
 	    "clear a disable and the failure counters" },
 	{ "disable", cmd_disable, "ACCOUNT",
 	    "disable by hand (kept until `enable`)" },
+	{ "queue", cmd_queue, "",
+	    "list queued outgoing messages" },
 	{ "version", cmd_version, "",
 	    "version, TLS library, build target" },
 	{ "help", cmd_help, NULL, NULL },
@@ -409,16 +427,98 @@ cmd_fetch(int argc, char **argv)
 	return run_fetch(argc, argv, FETCH_FETCH);
 }
 
+/* test, diag, run: POP3 and SMTP jobs in one loop. */
+static int
+run_both(char **names, int nnames, int mode)
+{
+	struct conn_run *r;
+	int ex;
+
+	r = conn_begin(&conf, mode);
+	if ((ex = fetch_plan(r, names, nnames)) != 0 ||
+	    (ex = send_plan(r, names, nnames)) != 0)
+		return ex;
+	if (mode != CONN_RUN)
+		conn_group(r);
+	return conn_go(r);
+}
+
 static int
 cmd_test(int argc, char **argv)
 {
-	return run_fetch(argc, argv, FETCH_TEST);
+	int ex;
+
+	if ((ex = load_conf()) != 0)
+		return ex;
+	return run_both(argv + 1, argc - 1, CONN_TEST);
 }
 
 static int
 cmd_diag(int argc, char **argv)
 {
-	return run_fetch(argc, argv, FETCH_DIAG);
+	int ex;
+
+	if (argc != 2) {
+		log_error("usage: tern diag ACCOUNT");
+		return EX_USAGE;
+	}
+	if ((ex = load_conf()) != 0)
+		return ex;
+	return run_both(argv + 1, 1, CONN_DIAG);
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	int ex;
+
+	(void)argv;
+	if (argc != 1) {
+		log_error("usage: tern run");
+		return EX_USAGE;
+	}
+	if ((ex = load_conf()) != 0)
+		return ex;
+	open_log();
+	return run_both(NULL, 0, CONN_RUN);
+}
+
+/* send and sendmail: argv[0] is "send" or the name tern was called by */
+static int
+cmd_send(int argc, char **argv)
+{
+	int ex;
+
+	if ((ex = load_conf()) != 0)
+		return ex;
+	open_log();
+	return send_main(&conf, argc, argv);
+}
+
+static int
+cmd_flush(int argc, char **argv)
+{
+	int ex;
+
+	if ((ex = load_conf()) != 0)
+		return ex;
+	open_log();
+	return send_flush(&conf, argv + 1, argc - 1);
+}
+
+static int
+cmd_queue(int argc, char **argv)
+{
+	int ex;
+
+	(void)argv;
+	if (argc != 1) {
+		log_error("usage: tern queue");
+		return EX_USAGE;
+	}
+	if ((ex = load_conf()) != 0)
+		return ex;
+	return send_queue(&conf);
 }
 
 static const struct cmd *

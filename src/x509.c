@@ -671,6 +671,65 @@ x509_store_free(struct x509_store *s)
 	s->n = 0;
 }
 
+/* ---- elliptic curves ----------------------------------------------------- */
+
+/*
+ * The curves TLS servers use for ECDHE and certificates: P-256 with the
+ * fast constant-time m31 code, P-384 and P-521 with the generic i31 code.
+ * BearSSL's br_ec_all_m31 also carries Curve25519 (5 KB); every mail
+ * server offers P-256, so on a 250 KB budget X25519 is left out.
+ */
+static const br_ec_impl *
+ec_for(int curve)
+{
+	return curve == BR_EC_secp256r1 ? &br_ec_p256_m31 : &br_ec_prime_i31;
+}
+
+static const unsigned char *
+ec_generator(int curve, size_t *len)
+{
+	return ec_for(curve)->generator(curve, len);
+}
+
+static const unsigned char *
+ec_order(int curve, size_t *len)
+{
+	return ec_for(curve)->order(curve, len);
+}
+
+static size_t
+ec_xoff(int curve, size_t *len)
+{
+	return ec_for(curve)->xoff(curve, len);
+}
+
+static uint32_t
+ec_mul(unsigned char *g, size_t glen, const unsigned char *x, size_t xlen,
+    int curve)
+{
+	return ec_for(curve)->mul(g, glen, x, xlen, curve);
+}
+
+static size_t
+ec_mulgen(unsigned char *r, const unsigned char *x, size_t xlen, int curve)
+{
+	return ec_for(curve)->mulgen(r, x, xlen, curve);
+}
+
+static uint32_t
+ec_muladd(unsigned char *a, const unsigned char *b, size_t len,
+    const unsigned char *x, size_t xlen, const unsigned char *y, size_t ylen,
+    int curve)
+{
+	return ec_for(curve)->muladd(a, b, len, x, xlen, y, ylen, curve);
+}
+
+const br_ec_impl x509_ec = {
+	(uint32_t)1 << BR_EC_secp256r1 | (uint32_t)1 << BR_EC_secp384r1 |
+	    (uint32_t)1 << BR_EC_secp521r1,
+	ec_generator, ec_order, ec_xoff, ec_mul, ec_mulgen, ec_muladd
+};
+
 /* ---- the checking class ------------------------------------------------- */
 
 #define XC(ctx)	((struct x509_check *)(void *)(ctx))
@@ -853,7 +912,7 @@ x509_check_init(struct x509_check *x, const struct x509_store *store,
 		br_x509_minimal_set_hash(&x->mc, br_sha1_ID + (int)i,
 		    hashes[i]);
 	br_x509_minimal_set_rsa(&x->mc, br_rsa_i31_pkcs1_vrfy);
-	br_x509_minimal_set_ecdsa(&x->mc, &br_ec_all_m31,
+	br_x509_minimal_set_ecdsa(&x->mc, &x509_ec,
 	    br_ecdsa_i31_vrfy_asn1);
 	br_x509_minimal_set_minrsa(&x->mc, X509_MIN_RSA_BITS / 8);
 	/* after init, which clears it: days since 0000-01-01, seconds */

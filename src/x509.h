@@ -44,6 +44,9 @@
 #define X509_CA_FILE_MAX (16L << 20)	/* largest CA file read */
 
 /* Error code returned by end_chain when pins are set and none matches. */
+/* P-256 (m31), P-384 and P-521 (i31): the curves of TLS and certificates */
+extern const br_ec_impl x509_ec;
+
 #define X509_ERR_PIN	(BR_ERR_X509_NOT_TRUSTED)
 
 struct x509_store {

@@ -2,14 +2,15 @@
 # Run every test suite and end with one line: "N passed, N failed".
 # Each suite prints "PASS name" / "FAIL name: detail" lines; a suite that
 # exits non-zero without a FAIL line counts as one failure.
-#   tests/run.sh [SUITE...]   suites: unit cli real (default: all)
+#   tests/run.sh [SUITE...]   suites: unit cli real cross dialog durability
+#                             (default: all)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 out=build/test/results
 mkdir -p "$out"
 : > "$out/all.log"
-suites=${*:-"unit cli real"}
+suites=${*:-"unit cli real cross dialog durability"}
 
 run() {	# name command...
 	name=$1; shift
@@ -41,6 +42,24 @@ for s in $suites; do
 			case ${t##*/} in pki.sh|dovecot.sh|mta.sh) continue ;; esac
 			[ -f "$t" ] || continue
 			run "$s-$(basename "$t" .sh)" sh "$t"
+			# the fetch suite also under the sanitizer build, which
+			# alone honours TERN_TEST_NOW (delete_after_days)
+			[ "${t##*/}" = fetch.sh ] && run "$s-asan-fetch" \
+			    env TERN=build/test/tern PFX=asan: sh "$t"
+		done ;;
+	dialog)	# tests/dialog/*.script, the product, then the sanitizer build
+		run dialog env TERN=tern sh tests/dialog/run.sh
+		run dialog-asan env TERN=build/test/tern PFX=asan: \
+		    sh tests/dialog/run.sh ;;
+	cross)	# the router builds under qemu-user: tests/cross/suites.sh
+		sh tests/cross/suites.sh > "$out/cross.list"
+		while read -r n tg t; do
+			run "cross-$n" sh tests/cross/emu.sh "$tg" "$t" < /dev/null
+		done < "$out/cross.list" ;;
+	durability)	# kill -9 and the like: tests/durability/*.sh
+		for t in tests/durability/*.sh; do
+			[ -f "$t" ] || continue
+			run "durability-$(basename "$t" .sh)" sh "$t"
 		done ;;
 	esac
 done

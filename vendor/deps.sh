@@ -4,7 +4,11 @@
 set -eu
 PKGS="gcc make libc6-dev binutils file musl-tools musl-dev dpkg-dev xz-utils
 	ca-certificates openssl dovecot-core dovecot-pop3d procps psmisc
-	exim4-daemon-light python3"
+	exim4-daemon-light python3
+	gcc-mipsel-linux-gnu gcc-mips-linux-gnu gcc-arm-linux-gnueabihf
+	gcc-aarch64-linux-gnu binutils-mipsel-linux-gnu binutils-mips-linux-gnu
+	binutils-arm-linux-gnueabihf binutils-aarch64-linux-gnu
+	qemu-user-static busybox groff-base"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |

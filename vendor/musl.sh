@@ -3,6 +3,9 @@
 # into a per-target sysroot with a musl-gcc wrapper.  Hash-pinned; never
 # commit what this fetches.
 #   vendor/musl.sh SRCDIR TRIPLE-PREFIX "CFLAGS" SYSROOT BUILDDIR
+# SRCDIR/dl holds the download, SRCDIR/musl the unpacked source (shared by
+# every target); SYSROOT gets include/, lib/ (libc.a, crt*.o) and
+# bin/musl-gcc, a wrapper around TRIPLE-PREFIX-gcc with a specs file.
 set -eu
 VERSION=1.2.3-1
 ORIG=musl_1.2.3.orig.tar.gz
@@ -31,11 +34,19 @@ fi
 rm -rf "$build" "$sysroot"
 mkdir -p "$build"
 cd "$build"
-"$src/musl/configure" --target="$x" --prefix="$sysroot" --disable-shared \
-	--enable-wrapper=gcc CROSS_COMPILE="$x-" CC="$x-gcc" \
-	CFLAGS="$cflags" >/dev/null
-make -j2 >/dev/null
-make install >/dev/null
+# the whole output goes to a log (musl's own warnings with gcc 12 are
+# known and harmless); its end is shown when the build fails.  musl's make
+# must not see our make's command-line variables (TARGET=...).
+unset MAKEFLAGS MFLAGS MAKELEVEL
+jobs=$(nproc 2>/dev/null || echo 2)
+if ! { "$src/musl/configure" --target="$x" --prefix="$sysroot" \
+	--disable-shared --enable-wrapper=gcc CROSS_COMPILE="$x-" \
+	CC="$x-gcc" CFLAGS="$cflags" && make -j"$jobs" && make install; } \
+	> "$build/build.log" 2>&1; then
+	tail -20 "$build/build.log" >&2
+	echo "vendor/musl.sh: musl build for $x failed: $build/build.log" >&2
+	exit 1
+fi
 # musl uses init_array: crtbegin/crtend are not needed (and are hard-float
 # objects on mips)
 sed -i -e 's# crtbeginS.o%s##' -e 's#^crtendS.o%s ##' \

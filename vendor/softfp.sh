@@ -53,5 +53,10 @@ for f in $fns; do
 		-c -o "$build/$f.o" "$s"
 done
 "$x-ar" rcs "$sysroot/lib/libsoftfp.a" "$build"/*.o
-sed -i "s#^libgcc.a%s#$sysroot/lib/libsoftfp.a libgcc.a%s#" \
-	"$sysroot/lib/musl-gcc.specs"
+grep -q libsoftfp.a "$sysroot/lib/musl-gcc.specs" ||
+	sed -i "s#^libgcc.a%s#$sysroot/lib/libsoftfp.a libgcc.a%s#" \
+		"$sysroot/lib/musl-gcc.specs"
+grep -q libsoftfp.a "$sysroot/lib/musl-gcc.specs" || {
+	echo "vendor/softfp.sh: libgcc.a not found in musl-gcc.specs" >&2
+	exit 1
+}
