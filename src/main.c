@@ -283,6 +283,7 @@ cmd_status(int argc, char **argv)
 {
 	struct state st;
 	char why[192], t[32], fails[2][24];
+	int queued[CONF_ACCOUNTS_MAX];
 	int i, svc, keys = 0, ex = 0, rows = 0;
 
 	if (argc == 2 && strcmp(argv[1], "-k") == 0)
@@ -293,6 +294,8 @@ cmd_status(int argc, char **argv)
 	}
 	if ((ex = load_conf()) != 0)
 		return ex;
+	if (send_queued(&conf, queued) < 0)
+		memset(queued, 0, sizeof queued);
 	if (!keys)
 		printf("%-16s %-7s %-9s %-6s %-9s %s\n", "ACCOUNT", "SERVICE",
 		    "STATE", "AUTH", "CONNECT", "LAST SUCCESS");
@@ -318,6 +321,8 @@ cmd_status(int argc, char **argv)
 				kvi("max_conn_failures", a->max_conn_failures);
 				kvt("last_success", st.last_success, 0);
 				kvt("last_error_time", st.last_error_time, 0);
+				if (svc == SVC_SMTP)
+					kvi("queued", queued[i]);
 				kv("last_error", st.last_error, 1);
 				continue;
 			}
@@ -330,6 +335,12 @@ cmd_status(int argc, char **argv)
 			    fails[0], fails[1], stamp(st.last_success, t));
 			if (why[0] != '\0')
 				note(why);
+			if (svc == SVC_SMTP && queued[i] > 0) {
+				snprintf(why, sizeof why, "%d message%s queued "
+				    "(tern queue)", queued[i], queued[i] == 1 ?
+				    "" : "s");
+				note(why);
+			}
 			if (st.last_error[0] != '\0') {
 				char line[STATE_ERR_MAX + 48];
 

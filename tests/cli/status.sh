@@ -30,8 +30,8 @@ alerts           smtp    enabled   0/3    0/50      never" "" -- $C status
     fail status-writes-nothing "state_dir created by status"
 
 t status-k 0 "account=work service=pop3 state=enabled reason=\"\" disabled_since=\"\" auth_failures=0 max_auth_failures=10 conn_failures=0 max_conn_failures=50 last_success=\"\" last_error_time=\"\" last_error=\"\"
-account=work service=smtp state=enabled reason=\"\" disabled_since=\"\" auth_failures=0 max_auth_failures=10 conn_failures=0 max_conn_failures=50 last_success=\"\" last_error_time=\"\" last_error=\"\"
-account=alerts service=smtp state=enabled reason=\"\" disabled_since=\"\" auth_failures=0 max_auth_failures=3 conn_failures=0 max_conn_failures=50 last_success=\"\" last_error_time=\"\" last_error=\"\"" "" -- $C status -k
+account=work service=smtp state=enabled reason=\"\" disabled_since=\"\" auth_failures=0 max_auth_failures=10 conn_failures=0 max_conn_failures=50 last_success=\"\" last_error_time=\"\" queued=0 last_error=\"\"
+account=alerts service=smtp state=enabled reason=\"\" disabled_since=\"\" auth_failures=0 max_auth_failures=3 conn_failures=0 max_conn_failures=50 last_success=\"\" last_error_time=\"\" queued=0 last_error=\"\"" "" -- $C status -k
 
 t disable 0 "work pop3 disabled
 work smtp disabled" "" -- $C disable work
