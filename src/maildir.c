@@ -77,14 +77,19 @@ host_part(char *out, size_t cap)
 static void
 mkname(struct dlv *d)
 {
-	char host[DLV_HOST_MAX + 1];
+	/* host and pid do not change during a run: two system calls fewer
+	 * per message */
+	static char host[DLV_HOST_MAX + 1];
+	static long pid;
 	struct timespec ts;
 
+	if (pid == 0) {
+		pid = (long)getpid();
+		host_part(host, sizeof host);
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	host_part(host, sizeof host);
 	snprintf(d->name, sizeof d->name, "%lld.M%ldP%ldQ%lu.%s",
-	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
-	    ++dlv_seq, host);
+	    (long long)ts.tv_sec, ts.tv_nsec / 1000, pid, ++dlv_seq, host);
 }
 
 /* Where tmp files go: MAILDIR/tmp, or STATE_DIR/tmp for an MDA. */
