@@ -31,7 +31,7 @@
 #             once (not on every run).  SKIP where unshare is refused.
 #   notyet    a certificate valid from 2099 (Dovecot with CERT=notyet):
 #             60 runs, exit 75, never disabled, conn_failures 0.
-#   lock      two `tern fetch` started together on one account (50
+#   lock      two `tern run` started together on one account (50
 #             messages, keep 0), 3 rounds: no message twice, none lost,
 #             and the loser logs `lock … result=busy`.
 #   deadline  four accounts, parallel 4, one behind a server that never
@@ -624,9 +624,9 @@ for round in 1 2 3; do
 	dv_fill alice --clear "$@"
 	rm -rf "$TMP/lock/md"
 	: > "$TMP/lock/log"
-	"$TERN" -c "$TMP/lock/conf" fetch > "$TMP/lock/out1" 2>&1 &
+	"$TERN" -c "$TMP/lock/conf" run > "$TMP/lock/out1" 2>&1 &
 	p1=$!
-	"$TERN" -c "$TMP/lock/conf" fetch > "$TMP/lock/out2" 2>&1 &
+	"$TERN" -c "$TMP/lock/conf" run > "$TMP/lock/out2" 2>&1 &
 	p2=$!
 	wait $p1; r1=$?
 	wait $p2; r2=$?
