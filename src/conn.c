@@ -1129,3 +1129,18 @@ conn_go(struct conn_run *r)
 	 * ran (SPEC §3) */
 	return r->ran == 0 ? ex_worst(r->ex, r->ex_skip) : r->ex;
 }
+
+void
+conn_log_unstarted(const char *event, const struct account *a, int svc,
+    const char *msg)
+{
+	struct logline l;
+
+	log_begin(&l, event);
+	log_str(&l, "account", a->name);
+	log_str(&l, "service", state_svc_name(svc));
+	log_str(&l, "result", "fail");
+	log_str(&l, "error", msg);
+	log_end(&l);
+	log_error("%s: %s: %s", a->name, state_svc_name(svc), msg);
+}

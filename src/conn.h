@@ -212,4 +212,9 @@ void conn_report_probe(struct conn *c, int outcome, const char *msg,
 void conn_log_tls(const struct conn *c, int outcome, const char *msg);
 void conn_log_error(const struct conn *c, const char *msg);
 
+/* The failure line of a job the deadline left unstarted: `EVENT
+ * account=A service=SVC result=fail error=MSG`, and on stderr. */
+void conn_log_unstarted(const char *event, const struct account *a,
+    int svc, const char *msg);
+
 #endif

@@ -288,16 +288,8 @@ f_end(struct conn *c, long long now)
 static void
 f_unstarted(struct conn_run *r, const struct account *a, const char *msg)
 {
-	struct logline l;
-
 	(void)r;
-	log_begin(&l, "fetch");
-	log_str(&l, "account", a->name);
-	log_str(&l, "service", "pop3");
-	log_str(&l, "result", "fail");
-	log_str(&l, "error", msg);
-	log_end(&l);
-	log_error("%s: pop3: %s", a->name, msg);
+	conn_log_unstarted("fetch", a, SVC_POP3, msg);
 }
 
 static const struct conn_proto fetch_proto = {

@@ -522,16 +522,8 @@ s_end(struct conn *c, long long now)
 static void
 s_unstarted(struct conn_run *r, const struct account *a, const char *msg)
 {
-	struct logline l;
-
 	(void)r;
-	log_begin(&l, "send");
-	log_str(&l, "account", a->name);
-	log_str(&l, "service", "smtp");
-	log_str(&l, "result", "fail");
-	log_str(&l, "error", msg);
-	log_end(&l);
-	log_error("%s: smtp: %s", a->name, msg);
+	conn_log_unstarted("send", a, SVC_SMTP, msg);
 }
 
 static const struct conn_proto send_proto = {
