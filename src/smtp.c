@@ -271,12 +271,13 @@ smtp_consume(struct smtp *s, size_t n)
 
 /* ---- failures ---- */
 
-/* Keep `text` (escaped) as the reply of the current message. */
+/* Keep `text` as the reply of the current message.  It is s->reply or
+ * s->err.msg, whose server text is escaped already: escaping it again
+ * would show \" in the log and on stderr. */
 static void
 msg_note(struct smtp *s, const char *text)
 {
-	s->msg_reply[0] = '\0';
-	log_escape(s->msg_reply, sizeof s->msg_reply, text, strlen(text));
+	snprintf(s->msg_reply, sizeof s->msg_reply, "%s", text);
 }
 
 /* The message's outcome is known: set it and the recipients that were
@@ -989,13 +990,16 @@ data_reply(struct smtp *s, int code)
 		return 0;
 	}
 	if (s->result == SMTP_MSG_NONE) {
-		msg_note(s, s->reply);
+		/* Nobody accepted: the last refused RCPT's reply (noted
+		 * by rcpt_reply) says why, not the pipelined DATA's 503. */
 		if (s->naccepted == 0)
 			msg_outcome(s, s->ntemp > 0 ? SMTP_MSG_TEMP :
 			    SMTP_MSG_PERM);
-		else
+		else {
+			msg_note(s, s->reply);
 			msg_outcome(s, code / 100 == 5 ? SMTP_MSG_PERM :
 			    SMTP_MSG_TEMP);
+		}
 	}
 	enter_rset(s);
 	return 0;

@@ -44,8 +44,10 @@ for s in $suites; do
 			run "$s-$(basename "$t" .sh)" sh "$t"
 			# the fetch suite also under the sanitizer build, which
 			# alone honours TERN_TEST_NOW (delete_after_days)
-			[ "${t##*/}" = fetch.sh ] && run "$s-asan-fetch" \
-			    env TERN=build/test/tern PFX=asan: sh "$t"
+			case ${t##*/} in fetch.sh|send.sh)
+				run "$s-asan-${t##*/}" \
+				    env TERN=build/test/tern PFX=asan: sh "$t" ;;
+			esac
 		done ;;
 	dialog)	# tests/dialog/*.script, the product, then the sanitizer build
 		run dialog env TERN=tern sh tests/dialog/run.sh
