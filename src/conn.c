@@ -1097,6 +1097,19 @@ conn_go(struct conn_run *r)
 	rc = loop_run(ls, n, pfd, r->deadline, &e);
 	if (rc < 0)
 		log_error("%s", e.msg);
+	if (rc == 1 && r->mode == CONN_RUN) {
+		struct logline l;
+
+		/* the sessions in flight were cut (what was not committed is
+		 * neither delivered nor deleted, nor removed from the queue) */
+		log_begin(&l, "deadline");
+		log_str(&l, "result", "reached");
+		log_int(&l, "seconds", c->main.deadline);
+		log_int(&l, "unstarted", r->njob - r->next);
+		log_end(&l);
+		log_warn("deadline of %d s reached: the run stopped",
+		    c->main.deadline);
+	}
 	/* jobs the deadline left unstarted */
 	for (; r->next < r->njob; r->next++) {
 		struct conn_job *j = &r->job[r->next];

@@ -601,6 +601,8 @@ check deadline-log "$(events dl | grep '^fetch ' | sort)" \
 fetch account=b service=pop3 result=ok new=2 bytes=$bb deleted=2 ms=X
 fetch account=c service=pop3 result=ok new=3 bytes=$ba deleted=0 ms=X
 fetch account=d service=pop3 result=fail new=0 bytes=0 deleted=0 ms=X error=\"deadline of 5 s reached\""
+check deadline-event "$(events dl | grep '^deadline ')" \
+    "deadline result=reached seconds=5 unstarted=0"
 check deadline-delivered \
     "$(count "$TMP/dl/md-a/new") $(count "$TMP/dl/md-b/new") $(count "$TMP/dl/md-c/new") $(count "$TMP/dl/md-d/new")" \
     "3 2 3 0"
