@@ -140,6 +140,18 @@ settle(struct conn *c)
 	    : "no reply");
 	done = count_rcpt(env, RCPT_DONE);
 	failed = count_rcpt(env, RCPT_FAILED);
+	/* Sent now to the last pending recipients, but one was refused by
+	 * an earlier attempt: the message fails for that one, not for the
+	 * 250 this attempt got. */
+	if (S->s.result == SMTP_MSG_SENT && S->s.nfailed == 0 && failed > 0)
+		for (r = 0; r < env->nrcpt; r++)
+			if (env->rcpt[r].status == RCPT_FAILED) {
+				snprintf(reason, sizeof reason, "<%s> refused "
+				    "by an earlier attempt: %u",
+				    env->pool + env->rcpt[r].off,
+				    (unsigned)env->rcpt[r].code);
+				break;
+			}
 	r = queue_settle(&queue, &S->h, log_now(), reason, &e);
 	items[S->cur].result = r;
 	S->cur = -1;

@@ -1,7 +1,8 @@
 #!/bin/sh
-# tests/dialog/run.sh [CASE...] — POP3 dialog tests of `tern fetch` against
-# tests/dialog/fakeserver.py.  A suite: prints "PASS name" / "FAIL name:
-# detail" ($PFX in front), runs $TERN (tests/lib.sh), never ./tern itself.
+# tests/dialog/run.sh [CASE...] — dialog tests of `tern fetch` (POP3) and
+# `tern send`/`flush` (SMTP) against tests/dialog/fakeserver.py.  A suite:
+# prints "PASS name" / "FAIL name: detail" ($PFX in front), runs $TERN
+# (tests/lib.sh), never ./tern itself.
 #
 # Each tests/dialog/NAME.script is one case, in the style of curl's
 # tests/data: the fake server plays the file's steps (README.md), and the
@@ -39,6 +40,27 @@
 #                            server's log (decrypted) once it has ended
 #   #@ absent PATH           PATH (relative to the case directory) does not
 #                            exist
+#
+# SMTP (`tern send`, `tern flush`, `tern queue`): the account also has
+# smtp_host localhost and smtp_port the server's port (smtp_tls is
+# implicit unless a "conf" line says otherwise), and main.spool_dir is
+# spool/ in the case directory.
+#
+#   #@ msg TEXT              appended to the message file (printf %b
+#                            escapes, no newline added: say \n); every run
+#                            reads it on stdin (the runs of a case without
+#                            one read /dev/null)
+#   #@ spool queued=N failed=N   messages in spool/q and spool/failed
+#   #@ meta ERE              a line of some .meta file (q/ and failed/)
+#                            matches ERE
+#   #@ queue ERE             a line of `tern queue` matches ERE
+#   #@ wire TEXT             srv/wire (a step "expect-until ... save=
+#                            @DIR@/srv/wire") holds exactly these bytes
+#                            (printf %b), and "\r\n.\r\n" occurs in it
+#                            exactly once, at its end
+#
+# A script that holds @DIR@ is played with @DIR@ replaced by the case
+# directory (a copy in srv/script); other scripts are played as they are.
 #
 # In every expected text @PORT@, @PKI@, @DIR@ (the case directory) and
 # @FP:NAME@ (the "sha256:AB:…" fingerprint of PKI leaf NAME, as tern
@@ -174,6 +196,7 @@ write_conf() {
 		echo "config tern 'main'"
 		printf "\toption log '%s'\n" "$C/tern.log"
 		printf "\toption state_dir '%s'\n" "$C/state"
+		printf "\toption spool_dir '%s'\n" "$C/spool"
 		printf "\toption timeout '5'\n"
 		printf "\toption deadline '30'\n"
 		subst "$C/main.conf"
@@ -186,6 +209,8 @@ write_conf() {
 		printf "\toption tls_ca_file '%s'\n" "$PKI/ca.pem"
 		printf "\toption maildir '%s'\n" "$C/mail/Maildir"
 		printf "\toption retries '0'\n"
+		printf "\toption smtp_host 'localhost'\n"
+		printf "\toption smtp_port '%s'\n" "$port"
 		subst "$C/acct.conf"
 	} > "$C/conf"
 }
@@ -203,8 +228,10 @@ one_run() {
 		*) break ;;
 		esac
 	done
+	in=/dev/null
+	[ ! -f "$C/msg" ] || in=$C/msg
 	env $envs timeout -k 5 "$TERN_LIMIT" "$TERN" -c "$C/conf" "$@" \
-	    > "$C/out.$nrun" 2> "$C/err.$nrun"
+	    < "$in" > "$C/out.$nrun" 2> "$C/err.$nrun"
 	got_rc=$?
 	echo "$got_rc" > "$C/rc.$nrun"
 }
@@ -219,6 +246,29 @@ mail_bytes() {
 	done
 }
 
+# count_spool DIR: messages (not .meta files) in spool/DIR
+count_spool() {
+	ls "$C/spool/$1" 2>/dev/null | grep -vc '\.meta$'
+}
+
+# check_wire NAME TEXT: the bytes the server saved after DATA
+check_wire() {
+	"$PY" - "$C/srv/wire" "$2" <<'EOF' > "$TMP/wire" 2>&1
+import sys, subprocess
+got = open(sys.argv[1], "rb").read()
+want = subprocess.run(["printf", "%b", sys.argv[2]],
+    stdout=subprocess.PIPE).stdout
+n = got.count(b"\r\n.\r\n")
+if n != 1 or not got.endswith(b"\r\n.\r\n"):
+    print("CRLF.CRLF %d times, at the end: %s" % (n,
+        got.endswith(b"\r\n.\r\n")))
+if got != want:
+    print("got %r want %r" % (got, want))
+EOF
+	if [ ! -s "$TMP/wire" ]; then pass "$1"
+	else fail "$1" "$(head -c 600 "$TMP/wire" | tr '\n' '|')"; fi
+}
+
 count_new() {
 	ls "$C/mail/Maildir/new" 2>/dev/null | wc -l | tr -d ' '
 }
@@ -231,6 +281,7 @@ run_case() {
 	: > "$C/main.conf"
 	: > "$C/acct.conf"
 	: > "$C/srv.lacks"
+	rm -f "$C/msg"
 	# needs come first: a skipped case starts no server
 	while IFS= read -r line; do
 		case $line in
@@ -248,7 +299,12 @@ run_case() {
 			fi ;;
 		esac
 	done < "$script"
-	"$PY" "$FS" --script "$script" --port 0 --portfile "$C/srv/port" \
+	play=$script
+	if grep -q '@DIR@' "$script"; then
+		play=$C/srv/script
+		sed "s|@DIR@|$C|g" "$script" > "$play"
+	fi
+	"$PY" "$FS" --script "$play" --port 0 --portfile "$C/srv/port" \
 	    --log "$C/srv/log" --raw "$C/srv/raw" --certdir "$PKI" \
 	    --timeout "$SRV_LIMIT" --step-timeout 10 2> "$C/srv/err" &
 	spid=$!
@@ -326,6 +382,25 @@ run_case() {
 			    "$C/state/a.uidl" 2>/dev/null | tr '\n' '|')]"
 			fi ;;
 		server-lacks) printf '%s\n' "$arg" >> "$C/srv.lacks" ;;
+		msg) printf '%b' "$arg" >> "$C/msg" ;;
+		spool)
+			check "$name-$nrun-spool" "queued=$(count_spool q)\
+ failed=$(count_spool failed)" "$arg" ;;
+		meta)
+			if cat "$C"/spool/q/*.meta "$C"/spool/failed/*.meta \
+			    2>/dev/null | grep -qE -e "$arg"; then
+				pass "$name-$nrun-meta"
+			else fail "$name-$nrun-meta" "/$arg/ in [$(cat \
+			    "$C"/spool/q/*.meta "$C"/spool/failed/*.meta \
+			    2>/dev/null | tr '\n' '|')]"; fi ;;
+		queue)
+			timeout -k 5 "$TERN_LIMIT" "$TERN" -c "$C/conf" queue \
+			    > "$TMP/q" 2>&1
+			if grep -qE -e "$arg" "$TMP/q"; then
+				pass "$name-$nrun-queue"
+			else fail "$name-$nrun-queue" \
+			    "/$arg/ in [$(tr '\n' '|' < "$TMP/q")]"; fi ;;
+		wire) check_wire "$name-$nrun-wire" "$arg" ;;
 		absent)
 			if [ -e "$C/$arg" ] || [ -L "$C/$arg" ]; then
 				fail "$name-$nrun-absent" "$arg exists"
@@ -351,6 +426,7 @@ log: $(tail -8 "$C/srv/log" | tr '\n' '|')"
 	done < "$C/srv.lacks"
 	stray=$(cd "$C" && find . ! -type d ! -path './srv/*' \
 	    ! -path './mail/Maildir/*' ! -path './state/*' ! -name conf \
+	    ! -path './spool/*' ! -name msg \
 	    ! -name tern.log ! -name '*.conf' ! -name 'want.*' \
 	    ! -name 'out.*' ! -name 'err.*' ! -name 'rc.*' \
 	    ! -name srv.lacks | tr '\n' ' ')
