@@ -1157,3 +1157,31 @@ conn_log_unstarted(const char *event, const struct account *a, int svc,
 	log_end(&l);
 	log_error("%s: %s: %s", a->name, state_svc_name(svc), msg);
 }
+
+int
+conn_named(struct conn_run *r, const char *name, int svc,
+    struct account **out)
+{
+	struct account *a = conf_account(r->c, name);
+	const struct server *v;
+
+	if (a == NULL) {
+		log_error("no account '%s' in %s", name, r->c->path);
+		return -1;
+	}
+	v = svc == SVC_POP3 ? &a->pop3 : &a->smtp;
+	if (v->host[0] == '\0') {
+		if (r->mode != CONN_RUN)
+			return 0;
+		log_error("account '%s' has no %s_host", name,
+		    state_svc_name(svc));
+		return -1;
+	}
+	if (!a->enabled && r->mode == CONN_RUN) {
+		log_warn("%s: account is off (enabled '0')", a->name);
+		r->ex_skip = EX_UNAVAILABLE;
+		return 0;
+	}
+	*out = a;
+	return 1;
+}

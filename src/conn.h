@@ -217,4 +217,10 @@ void conn_log_error(const struct conn *c, const char *msg);
 void conn_log_unstarted(const char *event, const struct account *a,
     int svc, const char *msg);
 
+/* An account named on the command line, for service svc: 1 = serve it
+ * (*out set), 0 = skip it (no host for svc outside a run of that
+ * service, or off: then r->ex_skip says 69), -1 = a usage error, said. */
+int conn_named(struct conn_run *r, const char *name, int svc,
+    struct account **out);
+
 #endif

@@ -308,22 +308,10 @@ fetch_plan(struct conn_run *r, char **names, int nnames)
 	int i, j;
 
 	for (i = 0; i < nnames; i++) {
-		a = conf_account(c, names[i]);
-		if (a == NULL) {
-			log_error("no account '%s' in %s", names[i], c->path);
+		switch (conn_named(r, names[i], SVC_POP3, &a)) {
+		case -1:
 			return EX_USAGE;
-		}
-		if (a->pop3.host[0] == '\0') {
-			if (r->mode == CONN_RUN) {
-				log_error("account '%s' has no pop3_host",
-				    names[i]);
-				return EX_USAGE;
-			}
-			continue;
-		}
-		if (!a->enabled && r->mode == CONN_RUN) {
-			log_warn("%s: account is off (enabled '0')", a->name);
-			r->ex_skip = EX_UNAVAILABLE;
+		case 0:
 			continue;
 		}
 		for (j = 0; j < r->njob; j++)

@@ -28,7 +28,7 @@
 #include "sasl.h"
 
 enum { M_NONE, M_WANT, M_SENT, M_COMMITTED, M_DURABLE, M_FAILED };
-enum { D_NO, D_TODO, D_SENT, D_OK, D_ERR };
+enum { D_NO, D_WANT, D_SENT, D_OK, D_ERR };
 enum { R_OK, R_ERR, R_CONT, R_BAD };	/* kinds of reply line */
 
 #define STEP_CANCEL	100		/* SASL exchange being cancelled */
@@ -753,7 +753,7 @@ select_msgs(struct pop3 *p)
 			/* delivered earlier: kept, or due for deletion
 			 * (also when an earlier QUIT never came) */
 			if (should_delete(p, m))
-				m->dele = D_TODO;
+				m->dele = D_WANT;
 			continue;
 		}
 		if (r != NULL && (r->flags & UIDL_F_TOOBIG))
@@ -851,7 +851,7 @@ flush(struct pop3 *p, int dele)
 		m = &p->msg[i];
 		if (m->st == M_DURABLE && m->dele == D_NO &&
 		    should_delete(p, m))
-			m->dele = D_TODO;
+			m->dele = D_WANT;
 	}
 	return 0;
 }
@@ -950,7 +950,7 @@ next_dele(struct pop3 *p)
 
 	for (; p->dele_next < p->nmsg; p->dele_next++) {
 		m = &p->msg[p->dele_next];
-		if (m->dele == D_TODO) {
+		if (m->dele == D_WANT) {
 			if (cmd(p, POP3_ST_DELE, p->dele_next, "DELE %u",
 			    m->num) < 0)
 				return 0;

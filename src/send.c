@@ -668,22 +668,10 @@ send_plan(struct conn_run *r, char **names, int nnames)
 	p.c = c;
 	p.now = log_now();
 	for (i = 0; i < nnames; i++) {
-		a = conf_account(c, names[i]);
-		if (a == NULL) {
-			log_error("no account '%s' in %s", names[i], c->path);
+		switch (conn_named(r, names[i], SVC_SMTP, &a)) {
+		case -1:
 			return EX_USAGE;
-		}
-		if (a->smtp.host[0] == '\0') {
-			if (r->mode == CONN_RUN) {
-				log_error("account '%s' has no smtp_host",
-				    names[i]);
-				return EX_USAGE;
-			}
-			continue;
-		}
-		if (!a->enabled && r->mode == CONN_RUN) {
-			log_warn("%s: account is off (enabled '0')", a->name);
-			r->ex_skip = EX_UNAVAILABLE;
+		case 0:
 			continue;
 		}
 		p.want[a - c->acct] = 1;
@@ -854,19 +842,18 @@ send_main(struct conf *c, int argc, char **argv)
 
 /* ---- tern queue --------------------------------------------------------- */
 
+/* A duration for `tern queue`: ages round down, waits (up != 0) round up,
+ * so a retry due in 4 min 59 s reads "5m", not "4m". */
 static void
-span(long long s, char *buf, size_t cap)
+span(long long s, int up, char *buf, size_t cap)
 {
+	long long d;
+
 	if (s < 0)
 		s = 0;
-	if (s < 120)
-		snprintf(buf, cap, "%llds", s);
-	else if (s < 120 * 60)
-		snprintf(buf, cap, "%lldm", s / 60);
-	else if (s < 48 * 3600)
-		snprintf(buf, cap, "%lldh", s / 3600);
-	else
-		snprintf(buf, cap, "%lldd", s / 86400);
+	d = s < 120 ? 1 : s < 120 * 60 ? 60 : s < 48 * 3600 ? 3600 : 86400;
+	snprintf(buf, cap, "%lld%c", (s + (up ? d - 1 : 0)) / d,
+	    d == 1 ? 's' : d == 60 ? 'm' : d == 3600 ? 'h' : 'd');
 }
 
 static void
@@ -917,12 +904,12 @@ list_one(void *ctx, const struct queue_entry *qe)
 		qnote("", qe->why != NULL ? qe->why : "");
 		return 0;
 	}
-	span(ql->now - env->created, age, sizeof age);
+	span(ql->now - env->created, 0, age, sizeof age);
 	bytes(env->size, size, sizeof size);
 	if (qe->next <= ql->now)
 		snprintf(next, sizeof next, "now");
 	else
-		span(qe->next - ql->now, next, sizeof next);
+		span(qe->next - ql->now, 1, next, sizeof next);
 	printf("%-28s %-10.10s %5s %6s %4d %5d %5s\n", qe->id, env->account,
 	    age, size, qe->npending, qe->attempts, next);
 	line[0] = '\0';
