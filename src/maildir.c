@@ -75,7 +75,7 @@ host_part(char *out, size_t cap)
 }
 
 static void
-mkname(struct dlv *d)
+mkname(char *out, size_t cap)
 {
 	/* host and pid do not change during a run: two system calls fewer
 	 * per message */
@@ -88,8 +88,8 @@ mkname(struct dlv *d)
 		host_part(host, sizeof host);
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(d->name, sizeof d->name, "%lld.M%ldP%ldQ%lu.%s",
-	    (long long)ts.tv_sec, ts.tv_nsec / 1000, pid, ++dlv_seq, host);
+	snprintf(out, cap, "%lld.M%ldP%ldQ%lu.%s", (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000, pid, ++dlv_seq, host);
 }
 
 /* Where tmp files go: MAILDIR/tmp, or STATE_DIR/tmp for an MDA. */
@@ -194,7 +194,7 @@ dlv_begin(struct dlv *d, struct err *e)
 	if (tmpdir(d, dir, sizeof dir, e) < 0)
 		return -1;
 	for (tries = 0; tries < 4; tries++) {
-		mkname(d);
+		mkname(d->name, sizeof d->name);
 		if ((size_t)snprintf(d->tmppath, sizeof d->tmppath, "%s/%s",
 		    dir, d->name) >= sizeof d->tmppath) {
 			d->tmppath[0] = '\0';
@@ -336,7 +336,8 @@ dlv_write(struct dlv *d, const void *buf, size_t n, struct err *e)
 	return 0;
 }
 
-/* Remember `dir` for the next dlv_sync; sync now when the list is full. */
+/* Remember `dir` for the next dlv_sync (sync now when the list is full);
+ * its index in d->dirty, or -1. */
 static int
 dirty_add(struct dlv *d, const char *dir, struct err *e)
 {
@@ -344,14 +345,13 @@ dirty_add(struct dlv *d, const char *dir, struct err *e)
 
 	for (i = 0; i < d->ndirty; i++)
 		if (strcmp(d->dirty[i], dir) == 0)
-			return 0;
+			return i;
 	if (d->ndirty == DLV_SYNC_DIRS_MAX && dlv_sync(d, e) < 0)
 		return -1;
 	if ((size_t)snprintf(d->dirty[d->ndirty], sizeof d->dirty[0], "%s",
 	    dir) >= sizeof d->dirty[0])
 		return err_set(e, EX_CANTCREAT, "%s: path too long", dir);
-	d->ndirty++;
-	return 0;
+	return d->ndirty++;
 }
 
 static int
@@ -416,16 +416,19 @@ folder_dir(struct dlv *d, int f, char *dir, size_t cap, struct err *e)
 }
 
 /*
- * The tmp file is complete and closed: move it into DIR/new.  new/ joins
- * the dirty list first, so that once the file is linked nothing can fail
- * (an error leaves nothing in new/).
+ * The tmp file is complete: queue it for DIR/new of its folder.  new/
+ * joins the dirty list first, so that at dlv_sync only the link itself
+ * can fail.
  */
 static int
-move_new(struct dlv *d, struct err *e)
+queue_new(struct dlv *d, struct err *e)
 {
 	char dir[sizeof d->dirty[0]], newdir[sizeof d->dirty[0]];
-	int tries, err;
+	struct dlv_pend *q;
+	int k;
 
+	if (d->npend == DLV_PENDING_MAX && dlv_sync(d, e) < 0)
+		return -1;
 	if (d->filter >= 0) {
 		if (folder_dir(d, d->filter, dir, sizeof dir, e) < 0)
 			return -1;
@@ -434,38 +437,55 @@ move_new(struct dlv *d, struct err *e)
 	if ((size_t)snprintf(newdir, sizeof newdir, "%s/new", dir) >=
 	    sizeof newdir)
 		return err_set(e, EX_CANTCREAT, "%s/new: path too long", dir);
-	if (dirty_add(d, newdir, e) < 0)
+	/* the final name must fit too: checked now, not after the sync */
+	if (strlen(newdir) + strlen(d->name) + 24 >= sizeof d->delivered)
+		return err_set(e, EX_CANTCREAT, "%s: path too long", newdir);
+	if ((k = dirty_add(d, newdir, e)) < 0)
 		return -1;
+	q = &d->pend[d->npend++];
+	memcpy(q->name, d->name, sizeof q->name);
+	q->fd = d->fd;
+	q->dir = k;
+	q->size = d->size;
+	d->fd = -1;
+	d->tmppath[0] = '\0';
+	return 0;
+}
+
+/* Link the durable tmp/NAME into its new/ as NAME,S=SIZE (a fresh name
+ * if that exists), then drop tmp/NAME. */
+static int
+link_new(struct dlv *d, const struct dlv_pend *q, struct err *e)
+{
+	char tmp[CONF_STR_MAX + DLV_NAME_MAX + 8], name[DLV_NAME_MAX];
+	int tries, err;
+
+	snprintf(tmp, sizeof tmp, "%s/tmp/%s", d->acct->maildir, q->name);
+	memcpy(name, q->name, sizeof name);
 	for (tries = 0;; tries++) {
-		if ((size_t)snprintf(d->delivered, sizeof d->delivered,
-		    "%s/%s,S=%lld", newdir, d->name, d->size) >=
-		    sizeof d->delivered) {
-			d->delivered[0] = '\0';
-			return err_set(e, EX_CANTCREAT, "%s: path too long",
-			    newdir);
-		}
-		if (link(d->tmppath, d->delivered) == 0) {
-			unlink(d->tmppath);
-			break;
+		snprintf(d->delivered, sizeof d->delivered, "%s/%s,S=%lld",
+		    d->dirty[q->dir], name, q->size);
+		if (link(tmp, d->delivered) == 0) {
+			unlink(tmp);
+			return 0;
 		}
 		err = errno;
 		if (err == EEXIST && tries < 3) {
-			mkname(d);
+			mkname(name, sizeof name);
 			continue;
 		}
 		/* No hard links here (vfat, some FUSE): rename instead. */
 		if (err == EPERM || err == ENOTSUP || err == EOPNOTSUPP ||
 		    err == EXDEV || err == ENOSYS) {
-			if (rename(d->tmppath, d->delivered) == 0)
-				break;
+			if (rename(tmp, d->delivered) == 0)
+				return 0;
 			err = errno;
 		}
 		err_set(e, ex_of(err), "%s: %s", d->delivered, strerror(err));
 		d->delivered[0] = '\0';
+		unlink(tmp);
 		return -1;
 	}
-	d->tmppath[0] = '\0';
-	return 0;
 }
 
 static long long
@@ -590,22 +610,16 @@ dlv_commit(struct dlv *d, int timeout_s, struct err *e)
 		return err_set(e, EX_SOFTWARE, "delivery: no message begun");
 	if (!d->in_body)
 		hdr_done(d);
-	d->fd = -1;
-	if (is_maildir(d) && fsync(fd) < 0) {
-		err_set(e, EX_IOERR, "%s: fsync: %s", d->tmppath,
-		    strerror(errno));
-		close(fd);
-		goto fail;
+	if (is_maildir(d)) {
+		if (queue_new(d, e) < 0)
+			goto fail;
+		return 0;
 	}
+	d->fd = -1;
 	if (close(fd) < 0) {
 		err_set(e, EX_IOERR, "%s: close: %s", d->tmppath,
 		    strerror(errno));
 		goto fail;
-	}
-	if (is_maildir(d)) {
-		if (move_new(d, e) < 0)
-			goto fail;
-		return 0;
 	}
 	if (run_mda(d, timeout_s, e) < 0)
 		goto fail;
@@ -628,11 +642,78 @@ dlv_abort(struct dlv *d)
 	d->tmppath[0] = '\0';
 }
 
+/* Close and remove the queued files from pend[from] on. */
+static void
+drop_from(struct dlv *d, int from)
+{
+	char tmp[CONF_STR_MAX + DLV_NAME_MAX + 8];
+	int i;
+
+	for (i = from; i < d->npend; i++) {
+		if (d->pend[i].fd >= 0)
+			close(d->pend[i].fd);
+		snprintf(tmp, sizeof tmp, "%s/tmp/%s", d->acct->maildir,
+		    d->pend[i].name);
+		unlink(tmp);
+	}
+	d->npend = 0;
+}
+
+void
+dlv_drop(struct dlv *d)
+{
+	drop_from(d, 0);
+}
+
+/*
+ * The queued files durable: one syncfs() writes the whole group (on
+ * ext4 one journal commit where an fsync each would be one commit per
+ * message); then an fdatasync of each file finds nothing left to write
+ * but reports a write-back error, which syncfs() does not before Linux
+ * 5.8.  Without syncfs (ENOSYS, a filter), the fdatasyncs do the work.
+ */
+static int
+sync_files(struct dlv *d, struct err *e)
+{
+	struct dlv_pend *q;
+	int i;
+
+	(void)syncfs(d->pend[0].fd);
+	for (i = 0; i < d->npend; i++) {
+		q = &d->pend[i];
+		if (fdatasync(q->fd) < 0 && errno != EINVAL)
+			return err_set(e, EX_IOERR, "%s/tmp/%s: fsync: %s",
+			    d->acct->maildir, q->name, strerror(errno));
+		if (close(q->fd) < 0) {
+			q->fd = -1;
+			return err_set(e, EX_IOERR, "%s/tmp/%s: close: %s",
+			    d->acct->maildir, q->name, strerror(errno));
+		}
+		q->fd = -1;
+	}
+	return 0;
+}
+
 int
 dlv_sync(struct dlv *d, struct err *e)
 {
 	int i, rc = 0;
 
+	if (d->npend > 0) {
+		if (sync_files(d, e) < 0) {
+			drop_from(d, 0);
+			d->ndirty = 0;
+			return -1;
+		}
+		for (i = 0; i < d->npend; i++)
+			if (link_new(d, &d->pend[i], e) < 0) {
+				drop_from(d, i + 1);
+				rc = -1;
+				break;
+			}
+		d->npend = 0;
+	}
+	/* what was linked before a failure is synced all the same */
 	for (i = 0; i < d->ndirty; i++)
 		if (file_fsync_dir(d->dirty[i], e) < 0)
 			rc = -1;

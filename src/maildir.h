@@ -6,12 +6,16 @@
  * Maildir++ folder (.Folder, created on demand) from the headers as they
  * stream past.
  *
- * Group commit: dlv_commit() makes the message file durable and visible in
- * new/ but does not fsync the new/ directories; dlv_sync() fsyncs every
- * directory touched since the last sync.  A message counts as delivered
- * (UIDL record, DELE) only after the dlv_sync() that follows its commit.
- * For an MDA, dlv_commit() returns only after the MDA exited 0, so the
- * message is delivered at that point.
+ * Group commit: dlv_commit() closes the complete message in tmp/ and
+ * queues it (at most DLV_PENDING_MAX); dlv_sync() makes the whole group
+ * durable with one syncfs() of the Maildir's file system (and an
+ * fdatasync of each file, cheap after it, so that a write-back error is
+ * seen on every kernel), only then links each file into its new/, and
+ * fsyncs every directory touched since the last sync.  So an fsync costs
+ * a group, not a message, and nothing incomplete ever stands in new/.  A
+ * message counts as delivered (UIDL record, DELE) only after the
+ * dlv_sync() that follows its commit.  For an MDA, dlv_commit() returns
+ * only after the MDA exited 0, so the message is delivered at that point.
  *
  * Input to dlv_write() is the message with LF line ends (the POP3 body
  * decoder has already undone dot-stuffing and CRLF).  Memory is fixed.
@@ -52,13 +56,23 @@ struct account;
 #define DLV_SWEEP_MAX		1000	/* tmp/ entries looked at per run */
 #define DLV_SYNC_DIRS_MAX	8	/* distinct folders between syncs */
 #define DLV_HDR_LINE_MAX	998	/* header line kept for filter matching */
+#define DLV_PENDING_MAX		64	/* committed, waiting for dlv_sync */
+#define DLV_NAME_MAX		128	/* unique base name */
+
+/* A message complete in tmp/, not yet durable, not yet in new/. */
+struct dlv_pend {
+	char name[DLV_NAME_MAX];	/* in MAILDIR/tmp */
+	int fd;				/* still open: fdatasync at sync */
+	int dir;			/* its new/ in dirty[] */
+	long long size;
+};
 
 struct dlv {
 	const struct conf *conf;
 	const struct account *acct;
 	int fd;				/* tmp file (maildir) or spool (mda) */
 	char tmppath[CONF_STR_MAX + 64];
-	char name[128];			/* unique base name */
+	char name[DLV_NAME_MAX];	/* unique base name */
 	long long size;			/* bytes written */
 	/* header scan, for filters */
 	int in_body;
@@ -69,6 +83,8 @@ struct dlv {
 	/* directories to fsync at the next dlv_sync */
 	char dirty[DLV_SYNC_DIRS_MAX][CONF_STR_MAX + 16];
 	int ndirty;
+	struct dlv_pend pend[DLV_PENDING_MAX];
+	int npend;
 	char delivered[CONF_STR_MAX + 192];	/* final path, for logs */
 };
 
@@ -86,16 +102,25 @@ int dlv_begin(struct dlv *d, struct err *e);
  * (EX_IOERR) the tmp file is already removed. */
 int dlv_write(struct dlv *d, const void *buf, size_t n, struct err *e);
 
-/* End the message: fsync, move into new/ of the chosen folder (or run the
- * MDA and wait for it, bounded by timeout_s).  On error nothing is left in
- * new/ and the tmp file is removed. */
+/* End the message: close it and queue it for the next dlv_sync, its
+ * folder chosen and created (dlv_sync first when DLV_PENDING_MAX are
+ * queued); or run the MDA and wait for it, bounded by timeout_s.  On error
+ * nothing is left in new/ and the tmp file is removed. */
 int dlv_commit(struct dlv *d, int timeout_s, struct err *e);
 
 /* Drop the message in progress (tmp file removed). */
 void dlv_abort(struct dlv *d);
 
-/* fsync every directory touched since the last call (dlv_commit also
- * calls it when DLV_SYNC_DIRS_MAX distinct directories are pending). */
+/* Make every message committed since the last call durable and move it
+ * into new/ (d->delivered names the last one), then fsync every directory
+ * touched (dlv_commit also calls it when DLV_SYNC_DIRS_MAX distinct
+ * directories are dirty).  On error the messages not yet in new/ are
+ * removed from tmp/ (they will be fetched again): new/ holds only
+ * complete files, some of the group perhaps. */
 int dlv_sync(struct dlv *d, struct err *e);
+
+/* Forget the queued messages without delivering them (tmp files
+ * removed); for a session torn down without its last dlv_sync. */
+void dlv_drop(struct dlv *d);
 
 #endif

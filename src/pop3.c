@@ -9,8 +9,8 @@
  * PIPELINING, else one.  pump() decides what to send next from the
  * listing table: DELEs that became allowed, then RETRs, then QUIT.
  *
- * A message goes M_WANT → M_SENT (RETR queued) → M_COMMITTED (in new/,
- * directory not synced) → M_DURABLE (after dlv_sync and the ledger
+ * A message goes M_WANT → M_SENT (RETR queued) → M_COMMITTED (complete
+ * in tmp/, not yet synced) → M_DURABLE (after dlv_sync and the ledger
  * commit of its group); only then may it be DELE'd.  An error is
  * recorded once (first wins): protocol garbage ends the session at once;
  * anything else sets `failing`, drains what is in flight and sends QUIT,
@@ -985,6 +985,10 @@ pump(struct pop3 *p)
 {
 	int limit = p->cap_pipelining ? POP3_PIPE_MAX : 1;
 
+	/* Refill the pipeline by halves, not a command per reply: one TLS
+	 * record and one server wake-up carry many commands. */
+	if (limit > 1 && p->nq > limit / 2 && !p->failing)
+		return;
 	while (!p->done && !p->quit_sent && p->nq < limit) {
 		if (p->failing) {
 			quit(p);
@@ -1277,6 +1281,8 @@ pop3_free(struct pop3 *p)
 	if (p->inbody && !p->discard)
 		dlv_abort(&p->dlv);
 	p->inbody = 0;
+	if (p->msg != NULL)	/* dlv_init ran: what no flush made durable */
+		dlv_drop(&p->dlv);
 	explicit_bzero(p->out, sizeof p->out);
 	p->outlen = p->secret_off = p->secret_len = 0;
 	free(p->msg);

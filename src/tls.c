@@ -21,6 +21,8 @@
 
 #include "tls.h"
 
+/* ChaCha20 first: the routers have no AES instructions, and there
+ * constant-time AES is several times slower than ChaCha20. */
 static const uint16_t suites[] = {
 	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
@@ -29,6 +31,19 @@ static const uint16_t suites[] = {
 	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
 };
+
+#ifdef __x86_64__
+/* With AES-NI and PCLMULQDQ, AES-GCM is the fastest by far (a 50 MB
+ * message: a few ms of crypto instead of 0.3 s). */
+static const uint16_t suites_aesni[] = {
+	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+};
+#endif
 
 static const struct {
 	uint16_t id;
@@ -148,6 +163,9 @@ tls_start(struct tls *t, const char *host, const struct x509_store *store,
 	br_ssl_engine_set_ecdsa(eng, br_ecdsa_i31_vrfy_asn1);
 	br_ssl_engine_set_gcm(eng, &br_sslrec_in_gcm_vtable,
 	    &br_sslrec_out_gcm_vtable);
+	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable,
+	    &br_sslrec_out_chapol_vtable);
+	br_ssl_engine_set_poly1305(eng, br_poly1305_ctmul_run);
 #if UINTPTR_MAX > 0xffffffffu
 	br_ssl_engine_set_aes_ctr(eng, &br_aes_ct64_ctr_vtable);
 	br_ssl_engine_set_ghash(eng, br_ghash_ctmul64);
@@ -155,10 +173,20 @@ tls_start(struct tls *t, const char *host, const struct x509_store *store,
 	br_ssl_engine_set_aes_ctr(eng, &br_aes_ct_ctr_vtable);
 	br_ssl_engine_set_ghash(eng, br_ghash_ctmul);
 #endif
-	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable,
-	    &br_sslrec_out_chapol_vtable);
 	br_ssl_engine_set_chacha20(eng, br_chacha20_ct_run);
-	br_ssl_engine_set_poly1305(eng, br_poly1305_ctmul_run);
+#ifdef __x86_64__
+	{
+		const br_block_ctr_class *ni = br_aes_x86ni_ctr_get_vtable();
+		br_ghash clmul = br_ghash_pclmul_get();
+
+		if (ni != NULL && clmul != 0) {
+			br_ssl_engine_set_aes_ctr(eng, ni);
+			br_ssl_engine_set_ghash(eng, clmul);
+			br_ssl_engine_set_suites(eng, suites_aesni,
+			    sizeof suites_aesni / sizeof suites_aesni[0]);
+		}
+	}
+#endif
 	br_ssl_engine_set_x509(eng, x509_check_class(&t->xc));
 	br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_buffers_bidi(eng, t->ibuf, sizeof t->ibuf, t->obuf,

@@ -163,6 +163,14 @@ invariants() {
 }
 
 dups_before=0
+# ---- how long one round takes, unkilled: the kills fall inside it -----
+t0=$(date +%s%N)
+timeout 120 "$TERN" -c "$TMP/conf" -q fetch > "$TMP/out" 2> "$TMP/err"
+rc=$?
+span=$(( ($(date +%s%N) - t0) / 1000000 ))
+check calibrate-run "$rc:$(cat "$TMP/err")" "0:"
+invariants calibrate
+[ "$span" -ge 30 ] || span=30
 # ---- kill at pseudo-random moments ------------------------------------
 x=20261122		# LCG state: the schedule is the same on every run
 kills=0 finished=0 runs=0 broken=0 ms_list=
@@ -175,8 +183,9 @@ while [ $kills -lt $KILLS_MAX ] && [ $i -lt $((KILLS_MAX * 2)) ]; do
 		round $nround
 	fi
 	x=$(( (x * 1103515245 + 12345) % 2147483648 ))
-	# 0-399 ms: startup, handshake, listing, bodies, commits, DELE, QUIT
-	ms=$(( (x / 65536) % 400 ))
+	# within one unkilled round: startup, handshake, listing, bodies,
+	# commits, DELE, QUIT
+	ms=$(( (x / 65536) % span ))
 	ms_list="$ms_list $ms"
 	"$TERN" -c "$TMP/conf" -q fetch > "$TMP/out" 2> "$TMP/err" &
 	PID=$!
@@ -234,5 +243,6 @@ result=ok new=0 bytes=0 deleted=0 ms=X"
 t_end=$(date +%s)
 echo "# fetch-kill: $nround rounds of $NMSG, $runs runs, $kills killed," \
     "$finished finished before the kill, $dups duplicates, $(find "$MD/tmp" -type f | wc -l) files" \
-    "left in tmp/, $((t_end - t_start)) s; delays (ms):$ms_list"
+    "left in tmp/, $((t_end - t_start)) s; one round ${span} ms; delays" \
+    "(ms):$ms_list"
 [ "$nfail" -eq 0 ]

@@ -129,6 +129,16 @@ deliver(struct dlv *d, const char *msg, size_t n, size_t chunk,
 	return dlv_commit(d, 30, e);
 }
 
+/* deliver(), then the group sync that puts it into new/. */
+static int
+deliver_now(struct dlv *d, const char *msg, size_t n, size_t chunk,
+    struct err *e)
+{
+	if (deliver(d, msg, n, chunk, e) < 0)
+		return -1;
+	return dlv_sync(d, e);
+}
+
 static void
 add_filter(const char *acct, const char *hdr, const char *has,
     const char *folder)
@@ -180,9 +190,28 @@ test_plain(void)
 	for (i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
 		snprintf(t, sizeof t, "chunk %zu", chunks[i]);
 		T_EQ_INT(deliver(&d, msg, strlen(msg), chunks[i], &e), 0,
-		    N(t, "delivered"));
+		    N(t, "committed"));
 		T_EQ_INT(d.filter, -1, N(t, "no filter"));
 		T_EQ_INT(d.size, strlen(msg), N(t, "size counted"));
+		/* committed: complete in tmp/, nothing in new/ before the
+		 * group's sync */
+		T_EQ_INT(d.npend, 1, N(t, "queued for the sync"));
+		snprintf(p, sizeof p, "%s/new", md);
+		T_EQ_INT(count(p), 0, N(t, "new/ empty before the sync"));
+		snprintf(p, sizeof p, "%s/tmp", md);
+		T_EQ_INT(count(p), 1, N(t, "the file waits in tmp"));
+		T_OK(only_file(p, name, sizeof name) == 0 &&
+		    strncmp(name, d.pend[0].name, sizeof name) == 0,
+		    N(t, "tmp holds the queued name"));
+		snprintf(want, sizeof want, "%s/tmp/%s", md, name);
+		T_OK(same_bytes(want, msg, strlen(msg)),
+		    N(t, "tmp file complete"));
+		T_EQ_INT(d.ndirty, 1, N(t, "one dirty dir"));
+		snprintf(want, sizeof want, "%s/new", md);
+		T_EQ_STR(d.dirty[0], want, N(t, "dirty is new/"));
+		T_EQ_INT(dlv_sync(&d, &e), 0, N(t, "sync"));
+		T_EQ_INT(d.ndirty, 0, N(t, "sync clears"));
+		T_EQ_INT(d.npend, 0, N(t, "sync empties the queue"));
 		snprintf(p, sizeof p, "%s/new", md);
 		T_OK(only_file(p, name, sizeof name) == 0,
 		    N(t, "one file in new"));
@@ -200,27 +229,23 @@ test_plain(void)
 		    N(t, "name has no / or :"));
 		snprintf(p, sizeof p, "%s/tmp", md);
 		T_EQ_INT(count(p), 0, N(t, "nothing left in tmp"));
-		T_EQ_INT(d.ndirty, 1, N(t, "one dirty dir"));
-		snprintf(want, sizeof want, "%s/new", md);
-		T_EQ_STR(d.dirty[0], want, N(t, "dirty is new/"));
-		T_EQ_INT(dlv_sync(&d, &e), 0, N(t, "sync"));
-		T_EQ_INT(d.ndirty, 0, N(t, "sync clears"));
 		snprintf(p, sizeof p, "%s/new/%s", md, name);
 		unlink(p);
 	}
 
 	/* Two messages, distinct names, the dirty list deduplicated. */
 	deliver(&d, msg, strlen(msg), 100, &e);
-	snprintf(want, sizeof want, "%s", d.delivered);
 	deliver(&d, "x\n", 2, 100, &e);
-	T_OK(strcmp(want, d.delivered) != 0, "unique names");
+	T_OK(strcmp(d.pend[0].name, d.pend[1].name) != 0, "unique names");
 	T_EQ_INT(d.ndirty, 1, "dirty deduplicated");
+	T_EQ_INT(dlv_sync(&d, &e), 0, "two messages: one sync");
 	snprintf(p, sizeof p, "%s/new", md);
 	T_EQ_INT(count(p), 2, "two messages");
-	dlv_sync(&d, &e);
+	snprintf(p, sizeof p, "%s/tmp", md);
+	T_EQ_INT(count(p), 0, "two messages: tmp empty");
 
 	/* Empty message. */
-	T_EQ_INT(deliver(&d, "", 0, 1, &e), 0, "empty message");
+	T_EQ_INT(deliver_now(&d, "", 0, 1, &e), 0, "empty message");
 	T_OK(same_bytes(d.delivered, "", 0), "empty message bytes");
 
 	/* Abort leaves nothing. */
@@ -233,19 +258,32 @@ test_plain(void)
 	T_EQ_INT(count(p), 3, "abort: nothing new");
 	T_EQ_INT(e.ex, 0, "no error so far");
 
-	/* new/ vanished under us: the link fails, named, tmp cleaned. */
+	/* Dropped before a sync: nothing delivered, tmp cleaned. */
+	deliver(&d, msg, strlen(msg), 100, &e);
+	deliver(&d, msg, strlen(msg), 100, &e);
+	dlv_drop(&d);
+	T_EQ_INT(d.npend, 0, "drop empties the queue");
+	snprintf(p, sizeof p, "%s/tmp", md);
+	T_EQ_INT(count(p), 0, "drop: tmp empty");
+	snprintf(p, sizeof p, "%s/new", md);
+	T_EQ_INT(count(p), 3, "drop: nothing new");
+
+	/* new/ vanished under us: the link at the sync fails, named, tmp
+	 * cleaned, the queue emptied. */
 	T_EQ_INT(dlv_begin(&d, &e), 0, "begin before rmdir");
 	dlv_write(&d, msg, strlen(msg), &e);
 	rm_rf(p);
-	T_EQ_INT(dlv_commit(&d, 30, &e), -1, "commit without new/");
-	T_EQ_INT(e.ex, EX_CANTCREAT, "commit error: EX_CANTCREAT");
+	T_EQ_INT(dlv_commit(&d, 30, &e), 0, "commit queues");
+	T_EQ_INT(d.fd, -1, "commit: closed");
+	T_EQ_INT(dlv_sync(&d, &e), -1, "sync without new/");
+	T_EQ_INT(e.ex, EX_CANTCREAT, "sync error: EX_CANTCREAT");
 	snprintf(want, sizeof want, "%s/new/", md);
 	T_OK(strncmp(e.msg, want, strlen(want)) == 0, "error names path");
 	T_OK(strstr(e.msg, "No such file or directory") != NULL,
 	    "error says why");
 	snprintf(p, sizeof p, "%s/tmp", md);
-	T_EQ_INT(count(p), 0, "commit error: tmp removed");
-	T_EQ_INT(d.fd, -1, "commit error: closed");
+	T_EQ_INT(count(p), 0, "sync error: tmp removed");
+	T_EQ_INT(d.npend, 0, "sync error: queue emptied");
 	err_clear(&e);
 	T_EQ_INT(dlv_write(&d, "x", 1, &e), -1, "write without begin");
 	err_clear(&e);
@@ -322,7 +360,7 @@ test_filters(void)
 		for (c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
 			snprintf(t, sizeof t, "filter %s (chunk %zu)",
 			    v[i].name, chunks[c]);
-			T_EQ_INT(deliver(&d, v[i].msg, strlen(v[i].msg),
+			T_EQ_INT(deliver_now(&d, v[i].msg, strlen(v[i].msg),
 			    chunks[c], &e), 0, N(t, "delivered"));
 			T_EQ_INT(d.filter, v[i].want, N(t, "filter"));
 			snprintf(want, sizeof want, "%s%s/new/", md, v[i].dir);
@@ -392,7 +430,7 @@ test_filters(void)
 		n += 1000;
 		n += (size_t)snprintf(big + n, sizeof big - n,
 		    " hello world\nX-Other: 1\n\nbody\n");
-		T_EQ_INT(deliver(&d, big, n, 7, &e), 0, "long header");
+		T_EQ_INT(deliver_now(&d, big, n, 7, &e), 0, "long header");
 		T_EQ_INT(d.filter, -1, "long header: tail not matched");
 		T_OK(same_bytes(d.delivered, big, n), "long header: bytes");
 		n = (size_t)snprintf(big, sizeof big, "Subject: ");
@@ -400,7 +438,8 @@ test_filters(void)
 		n += 970;
 		n += (size_t)snprintf(big + n, sizeof big - n,
 		    " hello world%0100d\n\nbody\n", 0);
-		T_EQ_INT(deliver(&d, big, n, 7, &e), 0, "long header 2");
+		T_EQ_INT(deliver_now(&d, big, n, 7, &e), 0,
+		    "long header 2");
 		T_EQ_INT(d.filter, 2, "long header: head matched");
 		T_OK(same_bytes(d.delivered, big, n), "long header 2: bytes");
 	}

@@ -1735,8 +1735,9 @@ test_wipe(void)
 	fx_close();
 }
 
-/* Delivery fails (new/ is a file): LOCAL with the delivery's code,
- * QUIT without DELE. */
+/* Delivery fails (new/ is a file): found at the group's sync, after
+ * the last RETR; LOCAL with the delivery's code, QUIT without DELE,
+ * nothing recorded. */
 static void
 test_local_fail(void)
 {
@@ -1744,7 +1745,8 @@ test_local_fail(void)
 		LOGIN_U,
 		SV(UIDL12, "LIST\r\n"),
 		SV(LIST12, "RETR 1\r\n"),
-		SV(RETR1, "QUIT\r\n"),
+		SV(RETR1, "RETR 2\r\n"),
+		SV(RETR2, "QUIT\r\n"),
 		SV("+OK\r\n", ""),
 		END
 	};
@@ -1763,6 +1765,7 @@ test_local_fail(void)
 	T_OK(strstr(F.trace, "DELE") == NULL, "local fail: no DELE");
 	T_EQ_INT(count_dir("tmp"), 0, "local fail: tmp clean");
 	T_EQ_INT(ledger_flags("uid-1"), 0, "local fail: not recorded");
+	T_EQ_INT(ledger_flags("uid-2"), 0, "local fail: 2 not recorded");
 	fx_close();
 }
 
