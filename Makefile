@@ -35,11 +35,15 @@ MIPSF      = -mips32r2 -mtune=24kc -mno-branch-likely -msoft-float \
 MIPS16     = -mips16 -minterlink-mips16
 CROSS_TARGETS = mipsel mips armhf aarch64
 TARGETS    = x86_64 $(CROSS_TARGETS)
-XLDFLAGS   = -Wl,-z,noseparate-code -Wl,--build-id=none
+XLDFLAGS   = -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none
 ifeq ($(TARGET),x86_64)
   TRIPLE = x86_64-linux-musl
   CC     = musl-gcc
   AF     = -fno-pie
+  XSTRIP = strip
+  # tern's own switches as compare chains: -450 bytes, the last that
+  # x86_64 (an OpenWrt target too: x86/64) needed to stay in the budget
+  TF     = -fno-jump-tables
 else
   ifeq ($(TARGET),mipsel)
     X = mipsel-linux-gnu
@@ -72,6 +76,7 @@ else
     CC    = $(SDK_CC)
     BAR   = $(SDK_AR)
   else
+    XSTRIP  = $(X)-strip
     SYSROOT = build/sysroot/$(TARGET)
     CC      = $(SYSROOT)/bin/musl-gcc
     CCDEP   = $(SYSROOT)/.ok
@@ -81,7 +86,7 @@ endif
 BUILD_DATE := $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct \
 	2>/dev/null || date +%s))
 
-OPT    = $(AF) $(CF) -Os -ffunction-sections -fdata-sections \
+OPT    = $(AF) $(CF) $(TF) -Os -ffunction-sections -fdata-sections \
 	 -fno-asynchronous-unwind-tables -fno-unwind-tables
 WARN   = -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral -Werror
 DEFS   = -D_GNU_SOURCE -DTERN_VERSION='"$(VERSION)"' \
@@ -129,13 +134,15 @@ ifneq ($(filter mips mipsel,$(TARGET)),)
 else
 	$(CC) $(CFLAGS) -o $@.tmp $(OBJS) $(BSSL) $(LDFLAGS)
 endif
+	@# the compilers' version strings: 200 bytes of nothing
+	$(if $(XSTRIP),$(XSTRIP) -R .comment $@.tmp)
 	mv $@.tmp $@
 
 # The code generation flags musl, BearSSL and the objects were built with;
 # when they change, BearSSL and the objects are rebuilt, and so is the
 # sysroot of a cross target.
 $(B)/.flags: FORCE
-	@mkdir -p $(@D); f='$(X) $(CC) $(AF) $(CF)'; \
+	@mkdir -p $(@D); f='$(X) $(CC) $(AF) $(CF) $(TF)'; \
 	if [ "$$(cat $@ 2>/dev/null)" != "$$f" ]; then \
 		rm -rf $(B)/bearssl $(B)/obj; echo "$$f" > $@; fi
 $(OBJS) $(BSSL): $(B)/.flags

@@ -1062,6 +1062,7 @@ conn_go(struct conn_run *r)
 	r->timeout_ms = (long long)(c->main.timeout > 0 ? c->main.timeout :
 	    60) * 1000;
 	clock_warning(r);
+	x509_memo_load(c->main.state_dir);
 	n = c->main.parallel > 0 && r->mode != CONN_DIAG ? c->main.parallel :
 	    1;
 	if (n > r->njob)
@@ -1097,6 +1098,12 @@ conn_go(struct conn_run *r)
 	rc = loop_run(ls, n, pfd, r->deadline, &e);
 	if (rc < 0)
 		log_error("%s", e.msg);
+	/* best effort: without the memo the next run only checks again */
+	if (r->mode == CONN_RUN) {
+		struct err me = { 0, "" };
+
+		(void)x509_memo_save(&me);
+	}
 	if (rc == 1 && r->mode == CONN_RUN) {
 		struct logline l;
 

@@ -54,7 +54,7 @@
 struct conf;
 struct conn_run;
 
-#define SEND_BATCH_MAX	256	/* queued messages one flush considers */
+#define SEND_BATCH_MAX	1024	/* queued messages one flush considers */
 
 /* `tern send [SENDMAIL-FLAGS] [RCPT…]`; argv[0] is "send" or the name
  * tern was called by ("sendmail"). */

@@ -54,11 +54,31 @@ size_t
 smtp_encode(struct smtp_enc *st, const char *in, size_t n, char *out,
     size_t cap, size_t *consumed)
 {
-	size_t i, o = 0;
+	const char *lf, *cr;
+	size_t i, o = 0, k;
 	char c;
 
 	for (i = 0; i < n; i++) {
 		c = in[i];
+		/* Inside a line: the run up to the next CR or LF is copied
+		 * as it is (no dot can need stuffing there). */
+		if (!st->bol && !st->cr && c != '\r' && c != '\n') {
+			if (o == cap)
+				break;
+			k = n - i < cap - o ? n - i : cap - o;
+			if ((lf = memchr(in + i, '\n', k)) != NULL)
+				k = (size_t)(lf - (in + i));
+			if ((cr = memchr(in + i, '\r', k)) != NULL)
+				k = (size_t)(cr - (in + i));
+			memcpy(out + o, in + i, k);
+			o += k;
+			i += k - 1;
+			if (cap - o < 2) {
+				i++;
+				break;
+			}
+			continue;
+		}
 		/* The LF of a CRLF: its CRLF is out already. */
 		if (c == '\n' && st->cr) {
 			st->cr = 0;

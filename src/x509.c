@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "x509.h"
 
 /* Days from 0000-01-01 to 1970-01-01 in BearSSL's proleptic calendar. */
@@ -730,6 +731,128 @@ const br_ec_impl x509_ec = {
 	ec_generator, ec_order, ec_xoff, ec_mul, ec_mulgen, ec_muladd
 };
 
+/* ---- remembered signatures (x509.h) -------------------------------------- */
+
+#ifdef TERN_TEST
+int x509_memo_hits;
+#endif
+
+static struct {
+	unsigned char key[X509_MEMO_MAX][32];
+	int n, next, dirty;
+	char path[CONF_STR_MAX + 16];
+} memo;
+
+static void
+memo_part(br_sha256_context *h, const void *p, size_t len)
+{
+	unsigned char l[4];
+
+	l[0] = (unsigned char)(len >> 24);
+	l[1] = (unsigned char)(len >> 16);
+	l[2] = (unsigned char)(len >> 8);
+	l[3] = (unsigned char)len;
+	br_sha256_update(h, l, 4);
+	br_sha256_update(h, p, len);
+}
+
+static int
+memo_has(const unsigned char key[32])
+{
+	int i;
+
+	for (i = 0; i < memo.n; i++)
+		if (memcmp(memo.key[i], key, 32) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+memo_add(const unsigned char key[32])
+{
+	memcpy(memo.key[memo.next], key, 32);
+	memo.next = (memo.next + 1) % X509_MEMO_MAX;
+	if (memo.n < X509_MEMO_MAX)
+		memo.n++;
+	memo.dirty = 1;
+}
+
+/* br_ecdsa_vrfy for x509_minimal: remembered, else checked. */
+static uint32_t
+memo_ecdsa(const br_ec_impl *impl, const void *hash, size_t hash_len,
+    const br_ec_public_key *pk, const void *sig, size_t sig_len)
+{
+	br_sha256_context h;
+	unsigned char key[32], curve = (unsigned char)pk->curve;
+	uint32_t r;
+
+	br_sha256_init(&h);
+	memo_part(&h, &curve, 1);
+	memo_part(&h, pk->q, pk->qlen);
+	memo_part(&h, hash, hash_len);
+	memo_part(&h, sig, sig_len);
+	br_sha256_out(&h, key);
+	if (memo_has(key)) {
+#ifdef TERN_TEST
+		x509_memo_hits++;
+#endif
+		return 1;
+	}
+	r = br_ecdsa_i31_vrfy_asn1(impl, hash, hash_len, pk, sig, sig_len);
+	if (r == 1)
+		memo_add(key);
+	return r;
+}
+
+#define MEMO_MAGIC	"tern-tls-memo 1\n"	/* then 32-byte keys */
+
+void
+x509_memo_load(const char *state_dir)
+{
+	unsigned char buf[sizeof MEMO_MAGIC - 1 + X509_MEMO_MAX * 32];
+	ssize_t n;
+	int fd, i;
+
+	memo.n = memo.next = memo.dirty = 0;
+	memo.path[0] = '\0';
+	if (state_dir == NULL || state_dir[0] == '\0' ||
+	    (size_t)snprintf(memo.path, sizeof memo.path, "%s/%s", state_dir,
+	    X509_MEMO_FILE) >= sizeof memo.path) {
+		memo.path[0] = '\0';
+		return;
+	}
+	if ((fd = open(memo.path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return;
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	if (n < (ssize_t)sizeof MEMO_MAGIC - 1 ||
+	    memcmp(buf, MEMO_MAGIC, sizeof MEMO_MAGIC - 1) != 0)
+		return;
+	/* whole keys only: a torn tail is dropped */
+	n = (n - (ssize_t)sizeof MEMO_MAGIC + 1) / 32;
+	for (i = 0; i < n; i++)
+		memo_add(buf + sizeof MEMO_MAGIC - 1 + 32 * i);
+	memo.dirty = 0;
+}
+
+int
+x509_memo_save(struct err *e)
+{
+	unsigned char buf[sizeof MEMO_MAGIC - 1 + X509_MEMO_MAX * 32];
+	size_t len = sizeof MEMO_MAGIC - 1;
+	int k;
+
+	if (!memo.dirty || memo.path[0] == '\0')
+		return 0;
+	memo.dirty = 0;
+	memcpy(buf, MEMO_MAGIC, len);
+	/* oldest first, so that a reload keeps the ring's order */
+	for (k = 0; k < memo.n; k++, len += 32)
+		memcpy(buf + len, memo.key[(memo.next - memo.n + k +
+		    X509_MEMO_MAX) % X509_MEMO_MAX], 32);
+	return file_replace(memo.path, buf, len, e);
+}
+
 /* ---- the checking class ------------------------------------------------- */
 
 #define XC(ctx)	((struct x509_check *)(void *)(ctx))
@@ -912,8 +1035,7 @@ x509_check_init(struct x509_check *x, const struct x509_store *store,
 		br_x509_minimal_set_hash(&x->mc, br_sha1_ID + (int)i,
 		    hashes[i]);
 	br_x509_minimal_set_rsa(&x->mc, br_rsa_i31_pkcs1_vrfy);
-	br_x509_minimal_set_ecdsa(&x->mc, &x509_ec,
-	    br_ecdsa_i31_vrfy_asn1);
+	br_x509_minimal_set_ecdsa(&x->mc, &x509_ec, memo_ecdsa);
 	br_x509_minimal_set_minrsa(&x->mc, X509_MIN_RSA_BITS / 8);
 	/* after init, which clears it: days since 0000-01-01, seconds */
 	br_x509_minimal_set_time(&x->mc, (uint32_t)(now / 86400 +

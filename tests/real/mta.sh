@@ -341,8 +341,12 @@ tls_privatekey = TT_DIR/etc/key.pem
 tls_advertise_hosts = ${if eq{$received_port}{TT_PLAIN}{}{*}}
 auth_advertise_hosts = ${if or{{eq{$received_port}{TT_PLAIN}} \
 	{def:tls_in_cipher}}{*}{}}
-# no DNS, no ident: nothing leaves 127.0.0.1
+# no DNS, no ident: nothing leaves 127.0.0.1.  helo_lookup_domains: by
+# default an EHLO naming this host's own address ([127.0.0.1], as tern's
+# EHLO does here) makes Exim look its name up; with no reachable DNS
+# server that stalls one EHLO in a few by the resolver's 5 s timeout.
 host_lookup =
+helo_lookup_domains =
 rfc1413_hosts =
 rfc1413_query_timeout = 0s
 message_size_limit = 100M

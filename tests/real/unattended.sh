@@ -667,10 +667,12 @@ fetch idle
 check idle-second "$RC $(lastev idle fetch | sed 's/ bytes=.*//')" \
     "0 fetch account=a service=pop3 result=ok new=0"
 check idle-state-untouched "$(snap "$TMP/idle/state")" "$before"
-# not vacuous: the state file and the UIDL ledger are there
+# not vacuous: the state file, the UIDL ledger and the TLS memo (the
+# second run's handshake used it: nothing new to remember) are there
 check idle-state-files "$(cd "$TMP/idle/state" && find . -type f | grep -c .)
-$(cd "$TMP/idle/state" && ls a.pop3)" "2
-a.pop3"
+$(cd "$TMP/idle/state" && ls a.pop3 tls-memo)" "3
+a.pop3
+tls-memo"
 
 # ================================= notyet: a certificate from the future
 dv_stop

@@ -98,6 +98,10 @@ static const struct {
 	E("\r\n\r", "\r\n\r\n.\r\n"),
 	E("Subject: hi\n\nhello\n.\n", "Subject: hi\r\n\r\nhello\r\n..\r\n"
 	    ".\r\n"),
+	/* runs inside lines are copied whole: longer than every out cap */
+	E("abcdefghij\n.klmnop\rqrs.tu\r\n..vwxyz", "abcdefghij\r\n..klmnop"
+	    "\r\nqrs.tu\r\n...vwxyz\r\n.\r\n"),
+	E("x.y.z\r\n\r\nend.\n", "x.y.z\r\n\r\nend.\r\n.\r\n"),
 };
 
 static void

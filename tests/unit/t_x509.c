@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "t.h"
@@ -395,6 +396,89 @@ run_chain(const struct chain_case *cc, struct x509_store *ec,
 	T_EQ_STR(fp, cc->chain[0] == pem_leaf ? leaf_fp : fp, name);
 }
 
+static long
+file_size(const char *dir, const char *name)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The remembered signatures: kept across runs, used, bounded, and a
+ * damaged file only misses. */
+static void
+test_memo(struct x509_store *ec, struct x509_store *rsa)
+{
+	static unsigned char big[16 + 20 * 32];
+	char dir[128], p[256];
+	struct err e;
+	int h0;
+	FILE *f;
+
+	snprintf(dir, sizeof dir, "%s/memo", tmpdir);
+	mkdir(dir, 0700);
+	x509_memo_load(dir);
+	err_clear(&e);
+	T_EQ_INT(x509_memo_save(&e), 0, "memo: nothing to save");
+	T_EQ_INT(file_size(dir, X509_MEMO_FILE), -1, "memo: no file yet");
+	h0 = x509_memo_hits;
+	run_chain(&chain_cases[0], ec, rsa);
+	T_EQ_INT(x509_memo_hits, h0, "memo: first check is a miss");
+	T_EQ_INT(x509_memo_save(&e), 0, "memo: saved");
+	T_EQ_INT(file_size(dir, X509_MEMO_FILE), 16 + 32,
+	    "memo: magic and one key");
+
+	/* the next run: remembered, and nothing new to write */
+	x509_memo_load(dir);
+	run_chain(&chain_cases[0], ec, rsa);
+	T_EQ_INT(x509_memo_hits, h0 + 1, "memo: second check is a hit");
+	snprintf(p, sizeof p, "%s/%s", dir, X509_MEMO_FILE);
+	unlink(p);
+	T_EQ_INT(x509_memo_save(&e), 0, "memo: clean save");
+	T_EQ_INT(file_size(dir, X509_MEMO_FILE), -1,
+	    "memo: not written when nothing was added");
+	/* a remembered signature changes no other check: the expired and
+	 * the wrong-name cases fail as before */
+	run_chain(&chain_cases[3], ec, rsa);
+	run_chain(&chain_cases[2], ec, rsa);
+
+	/* a torn tail and a bad magic: misses, never an error */
+	f = fopen(p, "wb");
+	fwrite("tern-tls-memo 1\n", 1, 16, f);
+	fwrite(big, 1, 20, f);
+	fclose(f);
+	x509_memo_load(dir);
+	run_chain(&chain_cases[0], ec, rsa);
+	T_EQ_INT(x509_memo_hits, h0 + 1, "memo: torn key ignored");
+	f = fopen(p, "wb");
+	fwrite("tern-tls-memo 2\n", 1, 16, f);
+	fclose(f);
+	x509_memo_load(dir);
+	run_chain(&chain_cases[0], ec, rsa);
+	T_EQ_INT(x509_memo_hits, h0 + 1, "memo: other version ignored");
+
+	/* 20 keys on file: 16 kept, and the added one is last */
+	memcpy(big, "tern-tls-memo 1\n", 16);
+	memset(big + 16, 0x5a, sizeof big - 16);
+	for (h0 = 0; h0 < 20; h0++)
+		big[16 + 32 * h0] = (unsigned char)h0;
+	f = fopen(p, "wb");
+	fwrite(big, 1, sizeof big, f);
+	fclose(f);
+	x509_memo_load(dir);
+	h0 = x509_memo_hits;
+	run_chain(&chain_cases[0], ec, rsa);
+	T_EQ_INT(x509_memo_save(&e), 0, "memo: full ring saved");
+	T_EQ_INT(file_size(dir, X509_MEMO_FILE), 16 + 16 * 32,
+	    "memo: bounded to X509_MEMO_MAX");
+	x509_memo_load(dir);
+	run_chain(&chain_cases[0], ec, rsa);
+	T_EQ_INT(x509_memo_hits, h0 + 1, "memo: newest kept in the ring");
+	x509_memo_load(NULL);
+}
+
 static void
 test_chains(void)
 {
@@ -409,8 +493,10 @@ test_chains(void)
 	put_file("rsa.pem", pem_rsa, path, sizeof path);
 	x509_store_load(&rsa, path, &e);
 	T_EQ_INT(e.ex, 0, "stores load");
+	x509_memo_load(NULL);
 	for (i = 0; i < sizeof chain_cases / sizeof chain_cases[0]; i++)
 		run_chain(&chain_cases[i], &ec, &rsa);
+	test_memo(&ec, &rsa);
 	T_EQ_INT(x509_temporary(BR_ERR_X509_EXPIRED), 1, "expired temporary");
 	T_EQ_INT(x509_temporary(BR_ERR_X509_NOT_TRUSTED), 0,
 	    "untrusted counts");
