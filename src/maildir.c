@@ -186,6 +186,7 @@ dlv_begin(struct dlv *d, struct err *e)
 	if (d->fd >= 0 || d->tmppath[0] != '\0')
 		dlv_abort(d);
 	d->size = 0;
+	d->wb_done = 0;
 	d->in_body = 0;
 	d->bol = 1;
 	d->hdrlen = 0;
@@ -331,6 +332,13 @@ dlv_write(struct dlv *d, const void *buf, size_t n, struct err *e)
 		return -1;
 	}
 	d->size += (long long)n;
+	/* A large message: start its write-back as it arrives, so that
+	 * the group's sync finds little left to write. */
+	if (d->size - d->wb_done >= DLV_WRITEBACK) {
+		(void)sync_file_range(d->fd, d->wb_done, d->size - d->wb_done,
+		    SYNC_FILE_RANGE_WRITE);
+		d->wb_done = d->size;
+	}
 	if (!d->in_body)
 		scan(d, buf, n);
 	return 0;

@@ -58,6 +58,7 @@ struct account;
 #define DLV_HDR_LINE_MAX	998	/* header line kept for filter matching */
 #define DLV_PENDING_MAX		64	/* committed, waiting for dlv_sync */
 #define DLV_NAME_MAX		128	/* unique base name */
+#define DLV_WRITEBACK		(1L << 20)	/* write-back started every */
 
 /* A message complete in tmp/, not yet durable, not yet in new/. */
 struct dlv_pend {
@@ -74,6 +75,7 @@ struct dlv {
 	char tmppath[CONF_STR_MAX + 64];
 	char name[DLV_NAME_MAX];	/* unique base name */
 	long long size;			/* bytes written */
+	long long wb_done;		/* write-back started up to here */
 	/* header scan, for filters */
 	int in_body;
 	int bol;			/* at the start of a header line */

@@ -194,6 +194,7 @@ queue_begin(struct queue *q, struct queue_tx *tx, long long now,
 	tx->fd = -1;
 	tx->hash = FNV_INIT;
 	tx->len = 0;
+	tx->wb = 0;
 	tx->blen = 0;
 	tx->path[0] = '\0';
 	if (qpath(q, dir, "tmp", NULL, NULL, e) < 0 ||
@@ -229,6 +230,12 @@ tx_flush(struct queue_tx *tx, struct err *e)
 		return err_set(e, EX_CANTCREAT, "%s: write: %s", tx->path,
 		    strerror(errno));
 	tx->blen = 0;
+	/* A large message: start its write-back as it comes, so that the
+	 * fsync at the end finds little left to write. */
+	if (tx->len - tx->wb >= QUEUE_WRITEBACK) {
+		(void)sync_file_range(tx->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		tx->wb = tx->len;
+	}
 	return 0;
 }
 
@@ -287,6 +294,16 @@ tx_num(struct queue *q, struct queue_tx *tx, const char *key, long long v,
 	return tx_kv(q, tx, key, b, (size_t)n, e);
 }
 
+/* The file this process queued last, durable: its checksum need not be
+ * checked again before it is sent (the check is for files a crash or a
+ * disk may have damaged since; a 50 MB message costs 0.1 s of CPU). */
+static struct {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;		/* any write since changes it */
+} wrote;
+
 int
 queue_commit(struct queue *q, struct queue_tx *tx, const struct envelope *env,
     struct err *e)
@@ -294,6 +311,7 @@ queue_commit(struct queue *q, struct queue_tx *tx, const struct envelope *env,
 	char dir[QUEUE_PATH_MAX], path[QUEUE_PATH_MAX];
 	char trailer[TRAILER_LEN + 1];
 	long long body = tx->len, envstart;
+	struct stat sb;
 	int i;
 
 	if (env->size != (long long)env->headlen + body || env->nrcpt < 1)
@@ -327,6 +345,7 @@ queue_commit(struct queue *q, struct queue_tx *tx, const struct envelope *env,
 		    strerror(errno));
 	}
 	tx->fd = -1;
+	wrote.ino = 0;
 	if (qpath(q, path, "q", tx->id, "", e) < 0 ||
 	    qpath(q, dir, "q", NULL, NULL, e) < 0)
 		return -1;
@@ -337,6 +356,12 @@ queue_commit(struct queue *q, struct queue_tx *tx, const struct envelope *env,
 	if (file_fsync_dir(dir, e) < 0) {
 		e->ex = EX_CANTCREAT;
 		return -1;
+	}
+	if (stat(path, &sb) == 0) {
+		wrote.dev = sb.st_dev;
+		wrote.ino = sb.st_ino;
+		wrote.size = sb.st_size;
+		wrote.mtime = sb.st_mtim;
 	}
 	return 0;
 }
@@ -491,6 +516,7 @@ check(struct queue *q, int fd, const char *path, struct envelope *env,
 	uint64_t want, h = FNV_INIT;
 	size_t len = 0, i, start;
 	ssize_t n;
+	int trusted;
 
 	memset(env, 0, offsetof(struct envelope, rcpt));
 	env->nrcpt = 0;
@@ -522,9 +548,14 @@ check(struct queue *q, int fd, const char *path, struct envelope *env,
 		    "the file size");
 		return 1;
 	}
+	trusted = wrote.ino != 0 && sb.st_ino == wrote.ino &&
+	    sb.st_dev == wrote.dev && sb.st_size == wrote.size &&
+	    sb.st_mtim.tv_sec == wrote.mtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == wrote.mtime.tv_nsec;
 	/* One pass: the checksum over everything, the envelope parsed
-	 * line by line as its bytes go by. */
-	for (off = 0; off < total; off += n) {
+	 * line by line as its bytes go by (only the envelope for the file
+	 * this process has just queued). */
+	for (off = trusted ? body : 0; off < total; off += n) {
 		size_t want_n = sizeof q->rbuf;
 
 		if ((long long)want_n > total - off)
@@ -557,7 +588,7 @@ check(struct queue *q, int fd, const char *path, struct envelope *env,
 			len = 0;
 		}
 	}
-	if (h != want) {
+	if (!trusted && h != want) {
 		snprintf(why, whycap, "checksum mismatch");
 		return 1;
 	}

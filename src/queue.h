@@ -42,6 +42,7 @@
 #include "msg.h"
 
 #define QUEUE_ID_MAX		64	/* an ID, NUL included */
+#define QUEUE_WRITEBACK		(1L << 20)	/* write-back started every */
 #define QUEUE_PATH_MAX		(CONF_STR_MAX + 96)
 #define QUEUE_META_MAX		8192	/* one .meta file */
 #define QUEUE_ERR_MAX		256	/* last error kept in .meta */
@@ -69,6 +70,7 @@ struct queue_tx {
 	char path[QUEUE_PATH_MAX];
 	uint64_t hash;
 	long long len;
+	long long wb;			/* write-back started at this len */
 	size_t blen;			/* staged in buf */
 	char buf[4096];
 };
