@@ -531,14 +531,20 @@ flush(struct msg *m, struct err *e)
 static int
 emit(struct msg *m, const char *p, size_t n, struct err *e)
 {
-	size_t i, k;
+	uint64_t w, any = 0;
+	size_t i = 0, k;
 
-	if (!(m->env->flags & ENV_8BIT))
-		for (i = 0; i < n; i++)
-			if ((unsigned char)p[i] >= 0x80) {
-				m->env->flags |= ENV_8BIT;
-				break;
-			}
+	/* any byte with its top bit set, a word at a time */
+	if (!(m->env->flags & ENV_8BIT)) {
+		for (; i + 8 <= n; i += 8) {
+			memcpy(&w, p + i, 8);
+			any |= w;
+		}
+		for (; i < n; i++)
+			any |= (unsigned char)p[i];
+		if (any & 0x8080808080808080ull)
+			m->env->flags |= ENV_8BIT;
+	}
 	m->spooled += (long long)n;
 	while (n > 0) {
 		k = sizeof m->obuf - m->olen;
