@@ -155,6 +155,9 @@ $(SYSROOT)/.ok: vendor/musl.sh vendor/softfp.sh $(B)/.flags | build/.deps
 		$(abspath $(SYSROOT)) $(abspath build/softfp-$(TARGET)))
 	touch $@
 
+# musl (MIPS32) tail-calls free with a jump that cannot switch ISA
+$(B)/obj/alloc.o: CF =
+
 $(B)/obj/%.o: src/%.c | $(BSSL_SRC)/.ok $(CCDEP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<

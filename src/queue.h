@@ -14,8 +14,9 @@
  *	the message bytes (as msg.c spooled them)
  *	the envelope: text lines "key=value" (account, from, created, flags,
  *	    size, the header lines to send first, one rcpt= per recipient)
- *	a fixed-length trailer: the two lengths and an FNV-1a 64 checksum of
- *	    everything before it
+ *	a fixed-length trailer: the two lengths and a 64-bit checksum of
+ *	    everything before it, named in it: w64 (words; written now) or
+ *	    fnv (FNV-1a over bytes; files of earlier builds, still read)
  * The envelope comes after the message because with -t it is known only
  * once the header block has been read; writing it last avoids a copy.
  * A sender reads the trailer and envelope, then streams the message from
@@ -63,12 +64,20 @@ struct queue {
 	struct envelope env;		/* queue_list scratch */
 };
 
+/* The queue file's checksum, fed in pieces of any length: 64-bit words
+ * (little-endian), the last one zero-padded (queue.c). */
+struct queue_sum {
+	uint64_t h;
+	uint64_t w;			/* the word being filled */
+	unsigned int n;			/* bytes in w */
+};
+
 /* An enqueue in progress: tmp/ID open for writing. */
 struct queue_tx {
 	int fd;
 	char id[QUEUE_ID_MAX];
 	char path[QUEUE_PATH_MAX];
-	uint64_t hash;
+	struct queue_sum sum;
 	long long len;
 	long long wb;			/* write-back started at this len */
 	size_t blen;			/* staged in buf */

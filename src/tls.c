@@ -159,7 +159,7 @@ tls_start(struct tls *t, const char *host, const struct x509_store *store,
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
 	br_ssl_engine_set_ec(eng, &x509_ec);
-	br_ssl_engine_set_rsavrfy(eng, br_rsa_i31_pkcs1_vrfy);
+	br_ssl_engine_set_rsavrfy(eng, X509_RSA_VRFY);
 	br_ssl_engine_set_ecdsa(eng, br_ecdsa_i31_vrfy_asn1);
 	br_ssl_engine_set_gcm(eng, &br_sslrec_in_gcm_vtable,
 	    &br_sslrec_out_gcm_vtable);

@@ -678,7 +678,8 @@ x509_store_free(struct x509_store *s)
  * The curves TLS servers use for ECDHE and certificates: P-256 with the
  * fast constant-time m31 code, P-384 and P-521 with the generic i31 code.
  * BearSSL's br_ec_all_m31 also carries Curve25519 (5 KB); every mail
- * server offers P-256, so on a 250 KB budget X25519 is left out.
+ * server offers P-256, so on a 250 KB budget X25519 is left out (Exim's
+ * GnuTLS picks P-256 even when a client offers X25519 first).
  */
 static const br_ec_impl *
 ec_for(int curve)
@@ -1034,7 +1035,7 @@ x509_check_init(struct x509_check *x, const struct x509_store *store,
 	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
 		br_x509_minimal_set_hash(&x->mc, br_sha1_ID + (int)i,
 		    hashes[i]);
-	br_x509_minimal_set_rsa(&x->mc, br_rsa_i31_pkcs1_vrfy);
+	br_x509_minimal_set_rsa(&x->mc, X509_RSA_VRFY);
 	br_x509_minimal_set_ecdsa(&x->mc, &x509_ec, memo_ecdsa);
 	br_x509_minimal_set_minrsa(&x->mc, X509_MIN_RSA_BITS / 8);
 	/* after init, which clears it: days since 0000-01-01, seconds */

@@ -60,6 +60,14 @@
 /* P-256 (m31), P-384 and P-521 (i31): the curves of TLS and certificates */
 extern const br_ec_impl x509_ec;
 
+/* RSA signatures (certificates, key exchange): 62-bit limbs where the
+ * CPU multiplies 64 by 64 bits, three times faster than 31-bit ones. */
+#if defined(__x86_64__) || defined(__aarch64__)
+#define X509_RSA_VRFY	br_rsa_i62_pkcs1_vrfy
+#else
+#define X509_RSA_VRFY	br_rsa_i31_pkcs1_vrfy
+#endif
+
 #define X509_ERR_PIN	(BR_ERR_X509_NOT_TRUSTED)
 
 struct x509_store {

@@ -96,6 +96,23 @@ fnv(const char *p, size_t n)
 	return h;
 }
 
+/* The w64 checksum as queue.h describes it, a byte at a time. */
+static uint64_t
+w64(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, w = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		w |= (uint64_t)(unsigned char)p[i] << 8 * (i % 8);
+		if (i % 8 == 7 || i == n - 1) {
+			h = ((h << 23 | h >> 41) ^ w) * 0x9e3779b97f4a7c15ULL;
+			w = 0;
+		}
+	}
+	return h;
+}
+
 /* Enqueue `text` for rcpts (argv style) the way `tern send` will. */
 static int
 enqueue(const char *text, char *const *argv, int argc, long long now,
@@ -155,9 +172,9 @@ t_enqueue_exact(void)
 	    "rcpt=a@b.example\n"
 	    "rcpt=c@d.example\n", body, env.size, id);
 	w += (size_t)snprintf(want + w, sizeof want - w,
-	    "tern-queue-end body=%016zx env=%08zx fnv=%016llx\n",
+	    "tern-queue-end body=%016zx env=%08zx w64=%016llx\n",
 	    strlen(body), w - strlen(body),
-	    (unsigned long long)fnv(want, w));
+	    (unsigned long long)w64(want, w));
 	T_OK(n == (long)w && memcmp(file, want, w) == 0,
 	    "queue file: message, envelope, trailer, byte for byte");
 	T_OK(strlen(id) < QUEUE_ID_MAX, "ID fits QUEUE_ID_MAX");
@@ -459,6 +476,59 @@ t_torn(void)
 	spit(path, file, (size_t)n - 1);
 }
 
+/* A file with an FNV-1a trailer, as builds before w64 wrote them, is
+ * still read and still checked; an unknown checksum name is damage. */
+static void
+t_fnv_file(void)
+{
+	static char file[4096], bad[4096];
+	char id[QUEUE_ID_MAX], path[256], cpath[256], t[24];
+	struct queue_msg h;
+	struct err e = { 0, "" };
+	const char *body = "Subject: old\n\nfrom an older tern\n";
+	long n, k, tr, tr2;
+	int flip_ok = 1;
+
+	enqueue(body, rcpt2, 3, NOW, id, &e);
+	snprintf(path, sizeof path, "%s/q/%s", spool, id);
+	snprintf(cpath, sizeof cpath, "%s/corrupt/%s", spool, id);
+	n = slurp(path, file, sizeof file);
+	tr = n - 71;		/* the trailer: 71 bytes */
+	T_OK(n > 71 && memcmp(file + tr + 50, "w64=", 4) == 0,
+	    "new files carry a w64 sum");
+	memcpy(file + tr + 50, "fnv=", 4);
+	snprintf(t, sizeof t, "%016llx",
+	    (unsigned long long)fnv(file, (size_t)tr));
+	memcpy(file + tr + 54, t, 16);
+	spit(path, file, (size_t)n);
+	utimensat(AT_FDCWD, path, (const struct timespec[2]){
+	    { 0, UTIME_OMIT }, { 1577836800, 0 } }, 0);
+	T_EQ_INT(queue_open(&q, id, NOW, &h, &env2, &e), QUEUE_OK,
+	    "an FNV-1a file opens");
+	for (k = 0, tr2 = 1; k < (long)sizeof bad && tr2 > 0; k += tr2)
+		tr2 = queue_read(&h, bad + k, sizeof bad - (size_t)k);
+	T_OK(tr2 == 0 && k == (long)(env2.headlen + strlen(body)) &&
+	    memcmp(bad + env2.headlen, body, strlen(body)) == 0,
+	    "an FNV-1a file: its message is read");
+	queue_close(&h);
+	for (k = 0; k < tr; k++) {
+		memcpy(bad, file, (size_t)n);
+		bad[k] ^= 0x01;
+		spit(path, bad, (size_t)n);
+		utimensat(AT_FDCWD, path, (const struct timespec[2]){
+		    { 0, UTIME_OMIT }, { 1577836800, 0 } }, 0);
+		if (queue_open(&q, id, NOW, &h, &env2, &e) != QUEUE_CORRUPT)
+			flip_ok = 0;
+		unlink(cpath);
+	}
+	T_OK(flip_ok, "an FNV-1a file: a bit changed anywhere: detected");
+	memcpy(file + tr + 50, "xyz=", 4);
+	spit(path, file, (size_t)n);
+	T_EQ_INT(queue_open(&q, id, NOW, &h, &env2, &e), QUEUE_CORRUPT,
+	    "an unknown checksum name: corrupt");
+	unlink(cpath);
+}
+
 struct seen {
 	int n, corrupt;
 	int pending, attempts;
@@ -626,6 +696,7 @@ main(void)
 	t_read_error();
 	t_bad_meta();
 	t_torn();
+	t_fnv_file();
 	t_list();
 	t_many();
 	t_cantcreate();
