@@ -546,6 +546,8 @@ emit(struct msg *m, const char *p, size_t n, struct err *e)
 			m->env->flags |= ENV_8BIT;
 	}
 	m->spooled += (long long)n;
+	if (m->olen == 0 && n >= sizeof m->obuf)
+		return m->sink(m->ctx, p, n, e);	/* no copy */
 	while (n > 0) {
 		k = sizeof m->obuf - m->olen;
 		if (k > n)

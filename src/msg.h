@@ -40,7 +40,8 @@
 #define MSG_NAME_MAX	256	/* -F display name */
 #define MSG_HEAD_MAX	2048	/* header lines added in front */
 #define MSG_FIELD_MAX	128	/* a header field name we look at */
-#define MSG_CHUNK	8192	/* read and write size */
+#define MSG_CHUNK	8192	/* staging for the header block's bytes */
+#define MSG_READ	65536	/* read size; body runs go to the sink whole */
 
 enum rcpt_status {
 	RCPT_PENDING,		/* not yet delivered: send it (again) */
@@ -140,7 +141,7 @@ struct msg {
 	long long spooled;
 	size_t olen;
 	char obuf[MSG_CHUNK];
-	char ibuf[MSG_CHUNK];		/* msg_read */
+	char ibuf[MSG_READ];		/* msg_read */
 };
 
 /* Record the sender (-f, else acct_from) and the command-line recipients
@@ -151,7 +152,7 @@ int msg_begin(struct msg *m, const struct msg_opts *o, struct envelope *env,
     struct err *e);
 /* Stream n bytes of the message through the scanner to the sink. */
 int msg_feed(struct msg *m, const char *buf, size_t n, struct err *e);
-/* Read fd to its end in MSG_CHUNK reads, feeding them.  EX_IOERR. */
+/* Read fd to its end in MSG_READ reads, feeding them.  EX_IOERR. */
 int msg_read(struct msg *m, int fd, struct err *e);
 /* End of the message: flush the sink, check that there are recipients,
  * build env->head (Date from `now`, Message-ID <id@domain of the sender>,

@@ -295,6 +295,12 @@ tx_put(struct queue_tx *tx, const char *buf, size_t n, int hashed,
 		sum_add(&tx->sum, buf, n);
 		tx->len += (long long)n;
 	}
+	if (tx->blen == 0 && n >= sizeof tx->buf) {	/* no copy */
+		if (file_write_all(tx->fd, buf, n) != 0)
+			return err_set(e, EX_CANTCREAT, "%s: write: %s",
+			    tx->path, strerror(errno));
+		return tx_flush(tx, e);		/* the write-back step */
+	}
 	while (n > 0) {
 		k = sizeof tx->buf - tx->blen;
 		if (k > n)

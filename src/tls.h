@@ -16,15 +16,17 @@
  *                        for at most TLS_CLOSE_MS; then tls_detach()
  *
  * Client settings, fixed for size: TLS 1.2 only; ECDHE_ECDSA/ECDHE_RSA
- * with CHACHA20_POLY1305, then AES_128_GCM, then AES_256_GCM; i31 RSA and
- * ECDSA, br_ec_all_m31; no renegotiation.  SNI and the hostname check use
- * the configured host (no SNI for an IP literal; the name is still
- * checked).  32 bytes from getrandom() are injected into the engine's RNG
+ * with CHACHA20_POLY1305, then AES_128_GCM, then AES_256_GCM (AES-GCM
+ * first with AES-NI); RSA with i62 on 64-bit CPUs, else i31; i31 ECDSA;
+ * P-256 (m31), P-384, P-521; no renegotiation.  SNI and the hostname
+ * check use the configured host (no SNI for an IP literal; the name is
+ * still checked).  32 bytes from getrandom() are injected into the engine's RNG
  * on top of BearSSL's own seeding.
  *
- * Buffers: a full 16709-byte input buffer (any server record fits) and an
- * output buffer of TLS_APP_OUT + 85; BearSSL then asks the server for a
- * max_fragment_length of 4096, which a server may ignore.  In plaintext
+ * Buffers: full-size input and output buffers (16709 and 16469 bytes):
+ * any server record fits, a large message goes out in 16 KB records (a
+ * quarter of the records, and of the server's work, of 4 KB ones), and
+ * no max_fragment_length is asked for.  In plaintext
  * mode the same buffers hold raw bytes, and the bytes received but not
  * yet read are counted, so STARTTLS can refuse when anything arrived
  * after the go-ahead (tls_pending_input).
@@ -47,7 +49,7 @@
 #include "tern.h"
 #include "x509.h"
 
-#define TLS_APP_OUT	4096	/* application bytes per outgoing record */
+#define TLS_APP_OUT	16384	/* application bytes per outgoing record */
 #define TLS_IBUF	BR_SSL_BUFSIZE_INPUT
 #define TLS_OBUF	(TLS_APP_OUT + 85)
 #define TLS_CLOSE_MS	2000	/* wait for the peer's close_notify */
