@@ -20,10 +20,26 @@
  *
  * usage: runstat [-o FILE] -- COMMAND [ARG...]   (the line goes to FILE,
  * else to stderr; the command's stdin, stdout and stderr are untouched)
+ *
+ * Loop mode, for one process per message without a shell loop's own
+ * processes in the figures:
+ *
+ *	runstat [-o FILE] [-t SECONDS] -d DIR -- COMMAND [ARG...]
+ *
+ * runs COMMAND once for each DIR/m*.eml in name order, with that file as
+ * its stdin, each run killed after SECONDS (default 600; it then counts
+ * as failed), and prints one line for all of them:
+ *
+ *	wall_s cpu_s own_kb tree_kb nbad
+ *
+ * wall from the first fork to the last exit, cpu summed, own_kb and
+ * tree_kb the largest of any run, nbad the runs that did not exit 0.
  * build: musl-gcc -static -O2 -o runstat runstat.c (or cc)
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,55 +79,63 @@ hwm_kb(pid_t pid)
 	return kb;
 }
 
-int
-main(int argc, char **argv)
-{
-	const char *out = NULL;
-	struct rusage ru;
-	double t0, t1;
-	long own = -1;
-	pid_t pid;
-	int i = 1, st, code, sig;
-	FILE *f;
+static int timeout_s = 600;
+static pid_t child;
 
-	if (i + 1 < argc && strcmp(argv[i], "-o") == 0) {
-		out = argv[i + 1];
-		i += 2;
-	}
-	if (i < argc && strcmp(argv[i], "--") == 0)
-		i++;
-	if (i >= argc) {
-		fprintf(stderr, "usage: runstat [-o FILE] -- COMMAND "
-		    "[ARG...]\n");
-		return 2;
-	}
-	t0 = now();
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	if (child > 0)
+		kill(child, SIGKILL);
+}
+
+/* Run argv once (stdin from `in` unless NULL): 0, or -1 if it did not
+ * start; *code, *cpu, *own, *tree are its figures. */
+static int
+run1(char **argv, const char *in, int *code, double *cpu, long *own,
+    long *tree)
+{
+	struct rusage ru;
+	pid_t pid;
+	int st, sig, fd;
+
+	*own = -1;
 	pid = fork();
 	if (pid < 0) {
 		perror("runstat: fork");
-		return 2;
+		return -1;
 	}
 	if (pid == 0) {
+		if (in != NULL) {
+			if ((fd = open(in, O_RDONLY)) < 0 || dup2(fd, 0) < 0) {
+				perror(in);
+				_exit(127);
+			}
+			close(fd);
+		}
 		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0)
 			_exit(126);
-		execvp(argv[i], argv + i);
-		fprintf(stderr, "runstat: %s: %s\n", argv[i], strerror(errno));
+		execvp(argv[0], argv);
+		fprintf(stderr, "runstat: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	child = pid;
 	/* the first stop is the exec's SIGTRAP */
 	if (waitpid(pid, &st, 0) < 0 || !WIFSTOPPED(st)) {
 		fprintf(stderr, "runstat: the command did not start\n");
-		return 2;
+		return -1;
 	}
 	ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)(PTRACE_O_TRACEEXIT |
 	    PTRACE_O_EXITKILL));
+	alarm((unsigned int)timeout_s);
 	ptrace(PTRACE_CONT, pid, NULL, NULL);
 	for (;;) {
 		if (wait4(pid, &st, 0, &ru) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("runstat: wait4");
-			return 2;
+			return -1;
 		}
 		if (WIFEXITED(st) || WIFSIGNALED(st))
 			break;
@@ -119,25 +143,93 @@ main(int argc, char **argv)
 			continue;
 		sig = WSTOPSIG(st);
 		if (sig == SIGTRAP && (st >> 16) == PTRACE_EVENT_EXIT) {
-			own = hwm_kb(pid);
+			*own = hwm_kb(pid);
 			sig = 0;
 		} else if (sig == SIGTRAP)
 			sig = 0;
 		/* pass every other signal on (SIGCHLD, SIGPIPE, …) */
 		ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
 	}
+	alarm(0);
+	child = 0;
+	*code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	*cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	*tree = ru.ru_maxrss > *own ? ru.ru_maxrss : *own;
+	return 0;
+}
+
+static int
+is_msg(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] == 'm' && n > 4 &&
+	    strcmp(d->d_name + n - 4, ".eml") == 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *out = NULL, *dir = NULL;
+	struct dirent **names = NULL;
+	char path[4096];
+	double t0, t1, cpu, sum = 0;
+	long own, tree, maxown = -1, maxtree = -1;
+	int i = 1, k, n = 1, code = 0, bad = 0;
+	FILE *f;
+
+	while (i + 1 < argc && argv[i][0] == '-' && argv[i][1] != '-') {
+		if (strcmp(argv[i], "-o") == 0)
+			out = argv[i + 1];
+		else if (strcmp(argv[i], "-d") == 0)
+			dir = argv[i + 1];
+		else if (strcmp(argv[i], "-t") == 0)
+			timeout_s = atoi(argv[i + 1]);
+		else
+			break;
+		i += 2;
+	}
+	if (i < argc && strcmp(argv[i], "--") == 0)
+		i++;
+	if (i >= argc || timeout_s <= 0) {
+		fprintf(stderr, "usage: runstat [-o FILE] [-t SECONDS] "
+		    "[-d DIR] -- COMMAND [ARG...]\n");
+		return 2;
+	}
+	signal(SIGALRM, on_alarm);
+	if (dir != NULL && (n = scandir(dir, &names, is_msg, alphasort)) < 0) {
+		perror(dir);
+		return 2;
+	}
+	t0 = now();
+	for (k = 0; k < n; k++) {
+		if (dir != NULL)
+			snprintf(path, sizeof path, "%s/%s", dir,
+			    names[k]->d_name);
+		if (run1(argv + i, dir != NULL ? path : NULL, &code, &cpu,
+		    &own, &tree) < 0)
+			return 2;
+		sum += cpu;
+		if (own > maxown)
+			maxown = own;
+		if (tree > maxtree)
+			maxtree = tree;
+		bad += code != 0;
+	}
 	t1 = now();
-	code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	f = out != NULL ? fopen(out, "w") : stderr;
 	if (f == NULL) {
 		perror(out);
 		return 2;
 	}
-	fprintf(f, "%.4f %.4f %ld %ld %d\n", t1 - t0,
-	    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, own,
-	    ru.ru_maxrss > own ? ru.ru_maxrss : own, code);
+	if (dir != NULL)
+		fprintf(f, "%.4f %.4f %ld %ld %d\n", t1 - t0, sum, maxown,
+		    maxtree, bad);
+	else
+		fprintf(f, "%.4f %.4f %ld %ld %d\n", t1 - t0, sum, maxown,
+		    maxtree, code);
 	if (f != stderr)
 		fclose(f);
-	return code;
+	return dir != NULL ? bad != 0 : code;
 }

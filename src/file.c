@@ -179,6 +179,9 @@ file_mkdirs(const char *path, int mode, struct err *e)
 		return err_set(e, EX_CANTCREAT,
 		    "%s: cannot create directory: %s", path,
 		    strerror(ENAMETOOLONG));
+	/* the common case: there already (one stat, not a walk) */
+	if (is_dir(path))
+		return 0;
 	memcpy(buf, path, len + 1);
 
 	/*

@@ -55,8 +55,6 @@
 #                before a successful AUTH gets "530 5.7.0 Authentication
 #                required"; 0: anyone may send there.  SMTP_PORT never
 #                requires AUTH.
-#   MTA_TUNE     extra main-section lines (bench/send: queue_only and
-#                disable_fsync make Exim a sink, as the peers' server was)
 # start rewrites the configuration from these, so e.g.
 # "CERT=expired mta_restart" serves another certificate.  Every function
 # sets MTA_DIR, MTA_CONF (exim.conf), MTA_LOG, MTA_PKIDIR and MTA_CA.
@@ -324,7 +322,6 @@ TT_PLAIN = $SMTP_PORT
 TT_SUBMIT = $SUBMIT_PORT
 TT_SMTPS = $SMTPS_PORT
 TT_REQAUTH = $reqauth
-${MTA_TUNE:-}
 EOF
 	cat >> "$MTA_CONF" <<'EOF' || return 1
 keep_environment =
