@@ -223,12 +223,9 @@ main(int argc, char **argv)
 		perror(out);
 		return 2;
 	}
-	if (dir != NULL)
-		fprintf(f, "%.4f %.4f %ld %ld %d\n", t1 - t0, sum, maxown,
-		    maxtree, bad);
-	else
-		fprintf(f, "%.4f %.4f %ld %ld %d\n", t1 - t0, sum, maxown,
-		    maxtree, code);
+	/* the last field: runs that failed (loop mode), else the exit */
+	fprintf(f, "%.4f %.4f %ld %ld %d\n", t1 - t0, sum, maxown, maxtree,
+	    dir != NULL ? bad : code);
 	if (f != stderr)
 		fclose(f);
 	return dir != NULL ? bad != 0 : code;
