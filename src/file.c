@@ -273,3 +273,13 @@ file_read(const char *path, char *buf, size_t cap, int missing_ok,
 	buf[len] = '\0';
 	return (long)len;
 }
+
+void
+file_writeback(int fd, long long *done, long long size, long long every)
+{
+	if (size - *done < every)
+		return;
+	(void)sync_file_range(fd, *done, size - *done,
+	    SYNC_FILE_RANGE_WRITE);
+	*done = size;
+}

@@ -37,4 +37,10 @@ long file_read(const char *path, char *buf, size_t cap, int missing_ok,
 /* write(2) all of buf, retrying on EINTR and short writes. */
 int file_write_all(int fd, const void *buf, size_t len);
 
+/* A large file being written: once `every` bytes have piled up past
+ * *done, start their write-back (sync_file_range), so that the fsync at
+ * the end finds little left to write; *done moves to size. */
+void file_writeback(int fd, long long *done, long long size,
+    long long every);
+
 #endif

@@ -332,13 +332,8 @@ dlv_write(struct dlv *d, const void *buf, size_t n, struct err *e)
 		return -1;
 	}
 	d->size += (long long)n;
-	/* A large message: start its write-back as it arrives, so that
-	 * the group's sync finds little left to write. */
-	if (d->size - d->wb_done >= DLV_WRITEBACK) {
-		(void)sync_file_range(d->fd, d->wb_done, d->size - d->wb_done,
-		    SYNC_FILE_RANGE_WRITE);
-		d->wb_done = d->size;
-	}
+	/* the group's sync finds little left to write */
+	file_writeback(d->fd, &d->wb_done, d->size, DLV_WRITEBACK);
 	if (!d->in_body)
 		scan(d, buf, n);
 	return 0;

@@ -275,12 +275,7 @@ tx_flush(struct queue_tx *tx, struct err *e)
 		return err_set(e, EX_CANTCREAT, "%s: write: %s", tx->path,
 		    strerror(errno));
 	tx->blen = 0;
-	/* A large message: start its write-back as it comes, so that the
-	 * fsync at the end finds little left to write. */
-	if (tx->len - tx->wb >= QUEUE_WRITEBACK) {
-		(void)sync_file_range(tx->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		tx->wb = tx->len;
-	}
+	file_writeback(tx->fd, &tx->wb, tx->len, QUEUE_WRITEBACK);
 	return 0;
 }
 

@@ -43,3 +43,21 @@ t() {
 
 # strip the timestamps from a log file: "2026-…Z event k=v" -> "event k=v"
 log_events() { sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z //' "$1"; }
+
+# start_server NAME ERRFILE START BUMP: call START (a function that starts
+# a server on the current ports, explaining on stderr) until it works;
+# when a port was taken, BUMP moves the ports and it tries again (at most
+# 5 tries, and only when the caller did not choose them: PORTS_GIVEN
+# empty); otherwise FAIL NAME with START's stderr and exit 1.
+start_server() {
+	_k=0
+	until "$3" 2> "$2"; do
+		_k=$((_k + 1))
+		if [ -n "${PORTS_GIVEN:-}" ] || [ $_k -ge 5 ] ||
+		    ! grep -q 'already in use' "$2"; then
+			fail "$1" "$(tr '\n' '|' < "$2")"
+			exit 1
+		fi
+		"$4"
+	done
+}

@@ -82,17 +82,7 @@ PY
 	dv_fill alice "$TMP/orig/$1"/*
 }
 
-k=0
-until dv_start 2> "$TMP/dv.err"; do
-	k=$((k + 1))
-	if [ -n "$PORTS_GIVEN" ] || [ $k -ge 5 ] ||
-	    ! grep -q 'already in use' "$TMP/dv.err"; then
-		fail dv-start "$(tr '\n' '|' < "$TMP/dv.err")"
-		exit 1
-	fi
-	POP3_PORT=$((POP3_PORT + 10))
-	POP3S_PORT=$((POP3S_PORT + 10))
-done
+start_server dv-start "$TMP/dv.err" dv_start dv_ports_next
 srvcount() { find "$SRV/cur" "$SRV/new" -type f 2>/dev/null | wc -l; }
 nround=1
 round 1

@@ -71,6 +71,8 @@
 
 POP3_PORT=${POP3_PORT:-11110}
 POP3S_PORT=${POP3S_PORT:-11995}
+# the next pair to try when one is taken (tests/lib.sh start_server)
+dv_ports_next() { POP3_PORT=$((POP3_PORT + 10)); POP3S_PORT=$((POP3S_PORT + 10)); }
 DV_PY=/usr/bin/python3
 
 dv__err() { echo "dovecot.sh: $*" >&2; }

@@ -153,17 +153,7 @@ printf 'From: The Boss <boss@example.com>\nSubject: filtered\n\nto the folder\n'
     > "$M/boss"
 
 # ================================================================ server
-k=0
-until dv_start 2> "$TMP/dv.err"; do
-	k=$((k + 1))
-	if [ -n "$PORTS_GIVEN" ] || [ $k -ge 5 ] ||
-	    ! grep -q 'already in use' "$TMP/dv.err"; then
-		fail dv-start "$(tr '\n' '|' < "$TMP/dv.err")"
-		exit 1
-	fi
-	POP3_PORT=$((POP3_PORT + 10))
-	POP3S_PORT=$((POP3S_PORT + 10))
-done
+start_server dv-start "$TMP/dv.err" dv_start dv_ports_next
 DEAD_PORT=$((POP3_PORT + 1))	# nothing listens there (checked below)
 # recent mode: Dovecot refuses ':' in user names, but translates it first
 # (auth_username_translation), so "recent:alice" becomes "recent-alice",

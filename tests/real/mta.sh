@@ -147,6 +147,12 @@
 SMTP_PORT=${SMTP_PORT:-11025}
 SUBMIT_PORT=${SUBMIT_PORT:-11587}
 SMTPS_PORT=${SMTPS_PORT:-11465}
+# the next triple to try when one is taken (tests/lib.sh start_server)
+mta_ports_next() {
+	SMTP_PORT=$((SMTP_PORT + 10))
+	SUBMIT_PORT=$((SUBMIT_PORT + 10))
+	SMTPS_PORT=$((SMTPS_PORT + 10))
+}
 MTA_PY=/usr/bin/python3
 MTA_EXIM=/usr/sbin/exim4
 MTA_USER=Debian-exim

@@ -176,18 +176,7 @@ for n in down badpw reject tempfail run; do
 done
 
 # ================================================================ server
-k=0
-until mta_start 2> "$TMP/mta.err"; do
-	k=$((k + 1))
-	if [ -n "$PORTS_GIVEN" ] || [ $k -ge 5 ] ||
-	    ! grep -q 'already in use' "$TMP/mta.err"; then
-		fail mta-start "$(tr '\n' '|' < "$TMP/mta.err")"
-		exit 1
-	fi
-	SMTP_PORT=$((SMTP_PORT + 10))
-	SUBMIT_PORT=$((SUBMIT_PORT + 10))
-	SMTPS_PORT=$((SMTPS_PORT + 10))
-done
+start_server mta-start "$TMP/mta.err" mta_start mta_ports_next
 
 # ---- implicit TLS: byte for byte, dot lines ---------------------------
 conf tls

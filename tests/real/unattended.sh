@@ -232,17 +232,7 @@ while [ $i -le 50 ]; do
 done
 
 # ================================================================ server
-k=0
-until dvstart 2> "$TMP/dv.err"; do
-	k=$((k + 1))
-	if [ -n "$PORTS_GIVEN" ] || [ $k -ge 5 ] ||
-	    ! grep -q 'already in use' "$TMP/dv.err"; then
-		fail dv-start "$(tr '\n' '|' < "$TMP/dv.err")"
-		exit 1
-	fi
-	POP3_PORT=$((POP3_PORT + 10))
-	POP3S_PORT=$((POP3S_PORT + 10))
-done
+start_server dv-start "$TMP/dv.err" dvstart dv_ports_next
 DEAD_PORT=$((POP3_PORT + 1))	# nothing listens there (checked below)
 DEAD_PORT2=$((POP3_PORT + 2))
 
