@@ -61,3 +61,47 @@ start_server() {
 		"$4"
 	done
 }
+
+# kill_runs SPAN EMPTY REFILL CMD...: the kill -9 schedule of
+# tests/durability/.  Until KILLS_MAX runs were killed (at most twice
+# as many runs): when the function EMPTY succeeds, REFILL N adds round N
+# (nround counts them); then CMD runs in the background, stdout and
+# stderr in $TMP/out and $TMP/err, and gets SIGKILL after 0..SPAN-1 ms
+# from the LCG in $x (so every run kills at the same moments); then the
+# caller's `invariants kill-I`.  Counts kills, finished, runs, broken
+# and lists the delays in ms_list; PID is the run in flight (for an EXIT
+# trap).  Ends with the checks kills-landed and
+# invariants-after-each-kill.
+kill_runs() {
+	_span=$1 _empty=$2 _refill=$3
+	shift 3
+	_i=0
+	while [ "$kills" -lt "$KILLS_MAX" ] && [ $_i -lt $((KILLS_MAX * 2)) ]
+	do
+		_i=$((_i + 1))
+		if "$_empty"; then
+			nround=$((nround + 1))
+			"$_refill" "$nround"
+		fi
+		x=$(( (x * 1103515245 + 12345) % 2147483648 ))
+		_ms=$(( (x / 65536) % _span ))
+		ms_list="$ms_list $_ms"
+		"$@" > "$TMP/out" 2> "$TMP/err" &
+		PID=$!
+		sleep "$(printf '%d.%03d' $((_ms / 1000)) $((_ms % 1000)))"
+		kill -KILL "$PID" 2>/dev/null
+		{ wait "$PID"; } 2>/dev/null
+		_rc=$?
+		PID=
+		runs=$((runs + 1))
+		case $_rc in
+		137) kills=$((kills + 1)) ;;
+		0) finished=$((finished + 1)) ;;
+		*) fail "run-$_i" "exit $_rc after $_ms ms: $(head -c 300 \
+		    "$TMP/err" | tr '\n' '|')" ;;
+		esac
+		invariants "kill-$_i" || broken=$((broken + 1))
+	done
+	check kills-landed "$kills" "$KILLS_MAX"
+	check invariants-after-each-kill "$broken" 0
+}

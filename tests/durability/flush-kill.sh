@@ -157,36 +157,9 @@ invariants() {
 # ---- kill at pseudo-random moments ------------------------------------
 x=20261122		# LCG state: the schedule is the same on every run
 kills=0 finished=0 runs=0 broken=0 ms_list=
-i=0
-while [ $kills -lt $KILLS_MAX ] && [ $i -lt $((KILLS_MAX * 2)) ]; do
-	i=$((i + 1))
-	# an empty queue gets the next round of 100
-	if [ "$(inq)" -eq 0 ]; then
-		nround=$((nround + 1))
-		round $nround
-	fi
-	x=$(( (x * 1103515245 + 12345) % 2147483648 ))
-	# 0-299 ms: startup, connect, TLS, AUTH, data, 250, queue removal
-	ms=$(( (x / 65536) % 300 ))
-	ms_list="$ms_list $ms"
-	"$TERN" $C -q flush > "$TMP/out" 2> "$TMP/err" &
-	PID=$!
-	sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
-	kill -KILL "$PID" 2>/dev/null
-	{ wait "$PID"; } 2>/dev/null
-	rc=$?
-	PID=
-	runs=$((runs + 1))
-	case $rc in
-	137) kills=$((kills + 1)) ;;
-	0) finished=$((finished + 1)) ;;
-	*) fail "run-$i" "exit $rc after ${ms} ms: $(head -c 300 "$TMP/err" |
-	    tr '\n' '|')" ;;
-	esac
-	invariants "kill-$i" || broken=$((broken + 1))
-done
-check kills-landed "$kills" "$KILLS_MAX"
-check invariants-after-each-kill "$broken" 0
+# 0-299 ms: startup, connect, TLS, AUTH, data, 250, queue removal
+queue_empty() { [ "$(inq)" -eq 0 ]; }
+kill_runs 300 queue_empty round "$TERN" $C -q flush
 
 # ---- then unkilled until the queue is empty (bounded) ------------------
 j=0
